@@ -1,0 +1,131 @@
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import * as schema from './schema';
+
+/** One Drizzle type for both drivers, so services never know which one they run on. */
+export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export type DatabaseKind = 'pglite' | 'postgres';
+
+export type NotificationHandler = (payload: string) => void;
+
+export interface ListenOptions {
+  /** Called every time the listener is (re)connected, after the first time too. */
+  onListen?: () => void;
+}
+
+export interface DatabaseHandle {
+  db: Database;
+  kind: DatabaseKind;
+  /** Subscribe to NOTIFY on a channel; resolves once listening; the result stops it. */
+  listen(channel: string, handler: NotificationHandler, options?: ListenOptions): Promise<() => Promise<void>>;
+  /** Throws when the database does not answer. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PGLITE_DIR = './data/pglite';
+
+/** Resolved from this module, not the working directory, so any cwd works. */
+export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
+
+export interface OpenDatabaseOptions {
+  /** Connections in the postgres.js pool (ignored for PGlite). */
+  maxConnections?: number;
+}
+
+export async function openDatabase(databaseUrl: string | undefined, options: OpenDatabaseOptions = {}): Promise<DatabaseHandle> {
+  if (databaseUrl?.startsWith('postgres')) return openPostgres(databaseUrl, options);
+  return openPglite(databaseUrl === 'memory://' ? undefined : DEFAULT_PGLITE_DIR);
+}
+
+async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> {
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const client = dataDir ? new PGlite(dataDir) : new PGlite();
+  await client.waitReady;
+  const db = drizzlePglite({ client, schema });
+  await migratePglite(db, { migrationsFolder });
+  let closed = false;
+  return {
+    db: db as unknown as Database,
+    kind: 'pglite',
+    async listen(channel, handler, options) {
+      const stop = await client.listen(channel, handler);
+      options?.onListen?.();
+      return stop;
+    },
+    async ping() {
+      await client.query('select 1');
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await client.close();
+    },
+  };
+}
+
+async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  const client = postgres(url, {
+    max: options.maxConnections ?? 10,
+    onnotice: () => {},
+    // Sessions never wait forever on a lock held by a crashed request.
+    connection: { application_name: 'seatwatch', lock_timeout: 10_000, statement_timeout: 30_000 },
+  });
+  await migrateExclusively(url);
+  const db = drizzlePostgres({ client, schema });
+  let closed = false;
+  return {
+    db: db as unknown as Database,
+    kind: 'postgres',
+    async listen(channel, handler, listenOptions) {
+      // postgres.js keeps one dedicated connection for LISTEN and reconnects it by itself;
+      // onlisten fires after each (re)connect so callers can catch up on what they missed.
+      const subscription = await client.listen(channel, handler, listenOptions?.onListen);
+      return () => subscription.unlisten();
+    },
+    async ping() {
+      await db.execute(sql`select 1`);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await client.end({ timeout: 5 });
+    },
+  };
+}
+
+/**
+ * Several processes may start at once on one database (WORKERS=n, tests): a session advisory
+ * lock on a one-connection client makes them apply migrations one at a time.
+ */
+async function migrateExclusively(url: string): Promise<void> {
+  const client = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await client`select pg_advisory_lock(827341)`;
+    await migratePostgres(drizzlePostgres({ client }), { migrationsFolder });
+    await client`select pg_advisory_unlock(827341)`;
+  } finally {
+    await client.end({ timeout: 5 });
+  }
+}
+
+/** The SQLSTATE of a driver error, looking through Drizzle's wrapper. */
+export function databaseErrorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    if (typeof current === 'object' && current !== null && 'code' in current && typeof current.code === 'string') {
+      return current.code;
+    }
+    current = typeof current === 'object' && current !== null && 'cause' in current ? current.cause : undefined;
+  }
+  return undefined;
+}

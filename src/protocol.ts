@@ -1,0 +1,101 @@
+/**
+ * The WebSocket protocol (SPEC §3): the single source of truth for every message. The server
+ * parses client messages with these schemas; the client library imports the server types.
+ * Types only for the server's side, so browsers that import this file pull in no zod code
+ * unless they validate.
+ */
+import { z } from 'zod';
+
+export const WS_CLOSE = {
+  goingAway: 1001,
+  messageTooBig: 1009,
+  unauthorized: 4401,
+  eventNotFound: 4404,
+  rateLimited: 4429,
+} as const;
+
+export const WS_LIMITS = {
+  maxFrameBytes: 16 * 1024,
+  maxSubscriptions: 100,
+  rateBucketSize: 40,
+  rateRefillPerSecond: 20,
+  rateErrorIntervalMs: 1000,
+  rateDropsBeforeClose: 200,
+  rateDropWindowMs: 10_000,
+  idleTimeoutSeconds: 120,
+  clientPingIntervalMs: 30_000,
+} as const;
+
+const eventId = z.number().int().positive().max(2_147_483_647);
+
+export const clientMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ping') }),
+  z.object({ type: z.literal('subscribe_event'), eventId }),
+  z.object({ type: z.literal('unsubscribe_event'), eventId }),
+]);
+
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+export type ClientMessageType = ClientMessage['type'];
+export const clientMessageTypes: readonly ClientMessageType[] = ['ping', 'subscribe_event', 'unsubscribe_event'];
+
+export type SeatMessageType = 'booking_created' | 'booking_cancelled' | 'seat_update';
+
+export interface SeatStateFields {
+  eventId: number;
+  availableSeats: number;
+  capacity: number;
+  version: number;
+}
+
+export type ErrorCode =
+  | 'unauthorized'
+  | 'token_expired'
+  | 'event_not_found'
+  | 'invalid_message'
+  | 'unknown_type'
+  | 'too_many_subscriptions'
+  | 'rate_limited';
+
+export type ServerMessage =
+  | { type: 'connection_established'; clientId: string; userId: number; eventId?: number; message?: string }
+  | ({ type: 'subscribed' } & SeatStateFields)
+  | { type: 'unsubscribed'; eventId: number }
+  | { type: 'pong' }
+  | ({ type: SeatMessageType } & SeatStateFields)
+  | { type: 'error'; code: ErrorCode; message: string; eventId?: number | string };
+
+export type ServerMessageType = ServerMessage['type'];
+
+export type ParsedClientMessage =
+  | { ok: true; message: ClientMessage }
+  | { ok: false; code: 'invalid_message' | 'unknown_type'; message: string };
+
+/**
+ * Elysia hands over text frames already JSON-parsed when they parse, so `raw` may be any value:
+ * a string (not JSON), a number, null, an array or an object. Only objects are messages.
+ */
+export function parseClientMessage(raw: unknown): ParsedClientMessage {
+  let value = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return { ok: false, code: 'invalid_message', message: 'Message is not valid JSON' };
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, code: 'invalid_message', message: 'Message must be a JSON object' };
+  }
+  const type = (value as { type?: unknown }).type;
+  if (typeof type !== 'string') return { ok: false, code: 'invalid_message', message: 'Message needs a string "type"' };
+  if (!(clientMessageTypes as readonly string[]).includes(type)) {
+    return { ok: false, code: 'unknown_type', message: `Unknown message type "${type.slice(0, 64)}"` };
+  }
+  const parsed = clientMessageSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.join('.') || 'message';
+    return { ok: false, code: 'invalid_message', message: `${field}: ${issue?.message ?? 'invalid'}` };
+  }
+  return { ok: true, message: parsed.data };
+}

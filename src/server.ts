@@ -1,0 +1,78 @@
+import { createApp, type App } from './app';
+import type { Config } from './config';
+import { openDatabase, type DatabaseHandle } from './db/client';
+import { seedDemoData } from './db/seed';
+import { createLogger, type Logger } from './lib/logger';
+import { createMetrics } from './lib/metrics';
+import { createTokens } from './lib/tokens';
+import { getSeatState, getSeatStates } from './services/event';
+import { createSeatFeed } from './services/seat-feed-transport';
+import { createWebSocketManager, type WebSocketManager } from './services/websocket';
+
+export interface RunningServer {
+  app: App;
+  database: DatabaseHandle;
+  websocket: WebSocketManager;
+  port: number;
+  url: string;
+  /** Close sockets (1001), finish in-flight requests, close the database. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Use this database instead of opening one from config (tests share one per file). */
+  database?: DatabaseHandle;
+}
+
+/** Assembles one server process: database → seat feed → WebSocket manager → app → listen. */
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const ownsDatabase = !options.database;
+  const database = options.database ?? (await openDatabase(config.databaseUrl));
+  if (config.seedDemo && (await seedDemoData(database.db))) logger.info('demo data loaded', { users: ['test@example.com', 'alice@example.com'] });
+
+  const metrics = createMetrics();
+  const websocket = createWebSocketManager({
+    loadSeatState: (eventId, userId) => getSeatState(database.db, eventId, userId),
+    coalesceMs: config.fanoutCoalesceMs,
+    logger,
+    metrics: { messagesSent: (count) => metrics.wsMessagesSent.inc({}, count) },
+  });
+  metrics.addGauge({ name: 'seatwatch_ws_connections', help: 'Open WebSocket connections', read: () => websocket.clients.size });
+  metrics.addGauge({ name: 'seatwatch_ws_subscriptions', help: 'Event subscriptions across connections', read: () => websocket.stats().subscriptions });
+
+  const seatFeed = await createSeatFeed(database, {
+    logger,
+    // After a feed outage, re-read what local watchers hold and publish anything newer.
+    onReconnect: async () => websocket.catchUp(await getSeatStates(database.db, websocket.watchedEventIds())),
+  });
+  const stopFeed = seatFeed.subscribe(websocket.handleSeatChange);
+
+  const tokens = createTokens(config.jwtSecret, config.jwtExpiresInSeconds);
+  const app = createApp({ config, database, tokens, seatFeed, websocket, metrics, logger });
+  app.listen({ port: config.port, hostname: config.host });
+  const server = app.server!;
+  const port = server.port!;
+  const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
+
+  let stopping: Promise<void> | null = null;
+  return {
+    app,
+    database,
+    websocket,
+    port,
+    url,
+    stop() {
+      stopping ??= (async () => {
+        websocket.closeAll();
+        websocket.stop();
+        await server.stop(false);
+        stopFeed();
+        await seatFeed.close();
+        if (ownsDatabase) await database.close();
+      })();
+      return stopping;
+    },
+  };
+}

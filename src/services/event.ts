@@ -1,0 +1,168 @@
+import { and, asc, eq, or, sql } from 'drizzle-orm';
+import type { Database } from '../db/client';
+import { events, type EventRow } from '../db/schema';
+import { errors } from '../lib/errors';
+import type { SeatChange, SeatFeed } from './seat-feed';
+
+export type EventStatus = 'draft' | 'published';
+
+export interface PublicEvent {
+  id: number;
+  name: string;
+  description: string;
+  venue: string;
+  startsAt: string;
+  capacity: number;
+  availableSeats: number;
+  status: EventStatus;
+  organizerId: number;
+  version: number;
+}
+
+export interface NewEvent {
+  name: string;
+  description?: string;
+  venue?: string;
+  startsAt: Date;
+  capacity: number;
+  status?: EventStatus;
+}
+
+export type EventPatch = Partial<NewEvent>;
+
+export interface SeatState {
+  eventId: number;
+  availableSeats: number;
+  capacity: number;
+  version: number;
+}
+
+export function toPublicEvent(row: EventRow): PublicEvent {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    venue: row.venue,
+    startsAt: row.startsAt.toISOString(),
+    capacity: row.capacity,
+    availableSeats: row.availableSeats,
+    status: row.status,
+    organizerId: row.organizerId,
+    version: row.version,
+  };
+}
+
+const visibleTo = (viewerId: number | null) =>
+  viewerId === null ? eq(events.status, 'published') : or(eq(events.status, 'published'), eq(events.organizerId, viewerId));
+
+export async function listEvents(
+  db: Database,
+  viewerId: number | null,
+  page: { limit: number; offset: number },
+): Promise<PublicEvent[]> {
+  const rows = await db.select().from(events).where(visibleTo(viewerId)).orderBy(asc(events.id)).limit(page.limit).offset(page.offset);
+  return rows.map(toPublicEvent);
+}
+
+/** The event as `viewerId` may see it; a draft exists only for its organizer. */
+export async function getVisibleEvent(db: Database, eventId: number, viewerId: number | null): Promise<PublicEvent> {
+  const [row] = await db
+    .select()
+    .from(events)
+    .where(and(eq(events.id, eventId), visibleTo(viewerId)))
+    .limit(1);
+  if (!row) throw errors.eventNotFound(eventId);
+  return toPublicEvent(row);
+}
+
+/** The live-feed snapshot of an event, or null when it does not exist for this viewer. */
+export async function getSeatState(db: Database, eventId: number, viewerId: number): Promise<SeatState | null> {
+  const [row] = await db
+    .select({ eventId: events.id, availableSeats: events.availableSeats, capacity: events.capacity, version: events.version })
+    .from(events)
+    .where(and(eq(events.id, eventId), visibleTo(viewerId)))
+    .limit(1);
+  return row ?? null;
+}
+
+/** Current seat states of many events, whoever can see them (for feed catch-up). */
+export async function getSeatStates(db: Database, eventIds: number[]): Promise<SeatState[]> {
+  if (eventIds.length === 0) return [];
+  return db
+    .select({ eventId: events.id, availableSeats: events.availableSeats, capacity: events.capacity, version: events.version })
+    .from(events)
+    .where(sql`${events.id} in ${eventIds}`);
+}
+
+export async function createEvent(db: Database, organizerId: number, input: NewEvent): Promise<PublicEvent> {
+  const [row] = await db
+    .insert(events)
+    .values({
+      name: input.name,
+      description: input.description ?? '',
+      venue: input.venue ?? '',
+      startsAt: input.startsAt,
+      capacity: input.capacity,
+      availableSeats: input.capacity,
+      status: input.status ?? 'published',
+      organizerId,
+    })
+    .returning();
+  return toPublicEvent(row!);
+}
+
+/**
+ * Organizer-only edit. A capacity change moves availableSeats by the same amount in one
+ * conditional UPDATE that refuses to go below the seats already booked, so it cannot race
+ * with bookings; it bumps `version` and is published as a `seat_update`.
+ */
+export async function updateEvent(
+  db: Database,
+  seatFeed: SeatFeed,
+  userId: number,
+  eventId: number,
+  patch: EventPatch,
+): Promise<PublicEvent> {
+  const { capacity, ...details } = patch;
+  const detailColumns = Object.fromEntries(Object.entries(details).filter(([, value]) => value !== undefined));
+  const capacityColumns =
+    capacity === undefined
+      ? {}
+      : {
+          capacity,
+          availableSeats: sql`${events.availableSeats} + (${capacity}::integer - ${events.capacity})`,
+          version: sql`${events.version} + case when ${events.capacity} = ${capacity}::integer then 0 else 1 end`,
+        };
+  const guard =
+    capacity === undefined
+      ? eq(events.organizerId, userId)
+      : and(eq(events.organizerId, userId), sql`${events.capacity} - ${events.availableSeats} <= ${capacity}::integer`);
+
+  const outcome = await db.transaction(async (tx) => {
+    const [before] = await tx.select({ capacity: events.capacity }).from(events).where(eq(events.id, eventId)).for('update');
+    if (!before) return null;
+    const [row] = await tx
+      .update(events)
+      .set({ ...detailColumns, ...capacityColumns })
+      .where(and(eq(events.id, eventId), guard))
+      .returning();
+    if (!row) return null;
+    let change: SeatChange | null = null;
+    if (capacity !== undefined && before.capacity !== row.capacity) {
+      change = { eventId, kind: 'seat_update', availableSeats: row.availableSeats, capacity: row.capacity, version: row.version };
+      await seatFeed.recordInTransaction(tx, change);
+    }
+    return { row, change };
+  });
+
+  if (!outcome) throw await explainRefusedUpdate(db, userId, eventId);
+  if (outcome.change) seatFeed.committed(outcome.change);
+  return toPublicEvent(outcome.row);
+}
+
+async function explainRefusedUpdate(db: Database, userId: number, eventId: number) {
+  const [row] = await db.select().from(events).where(eq(events.id, eventId)).limit(1);
+  if (!row || (row.status === 'draft' && row.organizerId !== userId)) return errors.eventNotFound(eventId);
+  if (row.organizerId !== userId) return errors.forbidden();
+  return errors.capacityBelowBooked(row.capacity - row.availableSeats);
+}

@@ -1,0 +1,421 @@
+import {
+  parseClientMessage,
+  WS_CLOSE,
+  WS_LIMITS,
+  type ErrorCode,
+  type SeatMessageType,
+  type SeatStateFields,
+  type ServerMessage,
+} from '../protocol';
+import type { Logger } from '../lib/logger';
+import type { TokenUser } from '../lib/tokens';
+import type { SeatChange } from './seat-feed';
+
+/**
+ * The WebSocket manager: the only holder of sockets. It keeps who is connected (`clients`),
+ * who watches what (`subscribersByEvent`), and the last seat state sent per event, and fans
+ * seat changes out through Bun's native pub/sub (one topic per event).
+ */
+
+/** The part of Bun's ServerWebSocket the manager uses; tests and benchmarks can read it plainly. */
+export interface ManagedSocket {
+  send(data: string): number;
+  close(code?: number, reason?: string): void;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+}
+
+export interface Publisher {
+  publish(topic: string, data: string): number;
+}
+
+export interface ClientState {
+  clientId: string;
+  userId: number;
+  socket: ManagedSocket;
+  /** Unix seconds at which the token stops being valid. */
+  tokenExpiresAt: number;
+  subscriptions: Set<number>;
+  rateTokens: number;
+  rateRefilledAt: number;
+  rateErrorSentAt: number;
+  droppedInWindow: number;
+  dropWindowStartedAt: number;
+  closing: boolean;
+  /** Messages are answered in the order they came, even when one waits on the database. */
+  queue: Promise<void>;
+}
+
+export type SeatStateLoader = (eventId: number, userId: number) => Promise<SeatStateFields | null>;
+
+export interface WebSocketMetrics {
+  messagesSent(count: number): void;
+}
+
+export interface WebSocketManagerOptions {
+  loadSeatState: SeatStateLoader;
+  coalesceMs: number;
+  logger: Logger;
+  metrics?: WebSocketMetrics;
+  now?: () => number;
+}
+
+interface EventFeedState {
+  /** The newest state sent to this event's topic (or as a snapshot); orders everything after it. */
+  sent: SeatStateFields | null;
+  /** A newer change waiting for the coalescing window to close. */
+  pending: (SeatStateFields & { kind: SeatMessageType }) | null;
+  windowTimer: ReturnType<typeof setTimeout> | null;
+}
+
+export const eventTopic = (eventId: number) => `event:${eventId}`;
+
+const CLIENT_ID_SUFFIX_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+function randomSuffix(length = 6): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  let suffix = '';
+  for (const byte of bytes) suffix += CLIENT_ID_SUFFIX_CHARS[byte % CLIENT_ID_SUFFIX_CHARS.length];
+  return suffix;
+}
+
+export type WebSocketManager = ReturnType<typeof createWebSocketManager>;
+
+export function createWebSocketManager(options: WebSocketManagerOptions) {
+  const { loadSeatState, logger, metrics } = options;
+  const now = options.now ?? Date.now;
+  const coalesceMs = options.coalesceMs;
+
+  const clients = new Map<string, ClientState>();
+  const clientsBySocket = new WeakMap<object, ClientState>();
+  const subscribersByEvent = new Map<number, Set<string>>();
+  const feedByEvent = new Map<number, EventFeedState>();
+  let publisher: Publisher | null = null;
+  let connectionCounter = 0;
+  let expirySweep: ReturnType<typeof setInterval> | null = null;
+
+  function send(client: ClientState, message: ServerMessage): void {
+    if (client.closing) return;
+    client.socket.send(JSON.stringify(message));
+    metrics?.messagesSent(1);
+  }
+
+  function sendError(client: ClientState, code: ErrorCode, message: string, extra: { eventId?: number | string } = {}): void {
+    send(client, { type: 'error', code, message, ...extra });
+  }
+
+  function closeClient(client: ClientState, code: number, reason: string): void {
+    if (client.closing) return;
+    client.closing = true;
+    client.socket.close(code, reason);
+  }
+
+  function ensureExpirySweep(): void {
+    // One sweep for all connections instead of a timer each: cheaper at 10,000 sockets.
+    if (expirySweep) return;
+    expirySweep = setInterval(() => {
+      const nowSeconds = now() / 1000;
+      for (const client of clients.values()) {
+        if (client.tokenExpiresAt <= nowSeconds && !client.closing) {
+          sendError(client, 'token_expired', 'Your token has expired; reconnect with a new one');
+          closeClient(client, WS_CLOSE.unauthorized, 'token expired');
+        }
+      }
+    }, 250);
+  }
+
+  /** A socket whose upgrade carried no valid token: one error, then 4401. */
+  function rejectUnauthorized(socket: ManagedSocket): void {
+    socket.send(JSON.stringify({ type: 'error', code: 'unauthorized', message: 'Missing, invalid or expired token' } satisfies ServerMessage));
+    socket.close(WS_CLOSE.unauthorized, 'unauthorized');
+  }
+
+  function register(socket: ManagedSocket, user: TokenUser, tokenExpiresAt: number): ClientState {
+    connectionCounter += 1;
+    const client: ClientState = {
+      clientId: `ws_${connectionCounter}_${randomSuffix()}`,
+      userId: user.id,
+      socket,
+      tokenExpiresAt,
+      subscriptions: new Set(),
+      rateTokens: WS_LIMITS.rateBucketSize,
+      rateRefilledAt: now(),
+      rateErrorSentAt: 0,
+      droppedInWindow: 0,
+      dropWindowStartedAt: 0,
+      closing: false,
+      queue: Promise.resolve(),
+    };
+    clients.set(client.clientId, client);
+    clientsBySocket.set(socket, client);
+    ensureExpirySweep();
+    return client;
+  }
+
+  /** `/ws`: greet and wait for subscriptions. */
+  function openGeneral(socket: ManagedSocket, user: TokenUser, tokenExpiresAt: number): ClientState {
+    const client = register(socket, user, tokenExpiresAt);
+    send(client, { type: 'connection_established', clientId: client.clientId, userId: user.id });
+    return client;
+  }
+
+  /**
+   * `/ws/events/:id`: the event must be visible before anything is said; then greet and
+   * subscribe, or send one `event_not_found` and close 4404. Registered at once so frames sent
+   * meanwhile wait in the client's queue instead of being lost.
+   */
+  function openForEvent(socket: ManagedSocket, user: TokenUser, tokenExpiresAt: number, rawEventId: string): Promise<void> {
+    const client = register(socket, user, tokenExpiresAt);
+    client.queue = client.queue.then(async () => {
+      const eventId = /^\d{1,10}$/.test(rawEventId) ? Number(rawEventId) : NaN;
+      const valid = Number.isSafeInteger(eventId) && eventId > 0 && eventId <= 2_147_483_647;
+      const snapshot = valid ? await loadSeatState(eventId, user.id) : null;
+      if (client.closing) return;
+      if (!snapshot) {
+        sendError(client, 'event_not_found', `Event ${rawEventId} not found`, { eventId: valid ? eventId : rawEventId });
+        closeClient(client, WS_CLOSE.eventNotFound, 'event not found');
+        return;
+      }
+      send(client, {
+        type: 'connection_established',
+        clientId: client.clientId,
+        userId: user.id,
+        eventId,
+        message: `Welcome! You're watching Event #${eventId}`,
+      });
+      attachSubscription(client, snapshot);
+    }).catch((error: unknown) => {
+      logger.error('websocket open failed', { clientId: client.clientId, error: String(error) });
+      closeClient(client, 1011, 'internal error');
+    });
+    return client.queue;
+  }
+
+  function feedStateOf(eventId: number): EventFeedState {
+    let state = feedByEvent.get(eventId);
+    if (!state) {
+      state = { sent: null, pending: null, windowTimer: null };
+      feedByEvent.set(eventId, state);
+    }
+    return state;
+  }
+
+  /**
+   * Subscribes the socket to the event's topic and sends the snapshot in one synchronous step,
+   * so nothing published can slip between them. The snapshot is the newer of what was read
+   * from the database and what this process already sent; when the database is ahead of what
+   * the other watchers have been sent, they are sent it too, so no one falls behind.
+   */
+  function attachSubscription(client: ClientState, loaded: SeatStateFields): void {
+    if (client.closing) return;
+    const eventId = loaded.eventId;
+    const feed = feedStateOf(eventId);
+    if (!feed.sent || loaded.version > feed.sent.version) {
+      if (feed.sent && feed.pending && feed.pending.version <= loaded.version) feed.pending = null;
+      if (feed.sent && publisher) {
+        publish(eventId, { type: 'seat_update', ...loaded });
+      }
+      feed.sent = { ...loaded };
+    }
+    const snapshot = feed.sent;
+    client.socket.subscribe(eventTopic(eventId));
+    client.subscriptions.add(eventId);
+    let watchers = subscribersByEvent.get(eventId);
+    if (!watchers) {
+      watchers = new Set();
+      subscribersByEvent.set(eventId, watchers);
+    }
+    watchers.add(client.clientId);
+    send(client, { type: 'subscribed', ...snapshot });
+  }
+
+  function detachSubscription(client: ClientState, eventId: number): void {
+    if (!client.subscriptions.delete(eventId)) return;
+    if (!client.closing) client.socket.unsubscribe(eventTopic(eventId));
+    const watchers = subscribersByEvent.get(eventId);
+    if (!watchers) return;
+    watchers.delete(client.clientId);
+    if (watchers.size === 0) {
+      subscribersByEvent.delete(eventId);
+      // With no local watchers the cached state could go stale unseen; the next subscriber reads afresh.
+      const feed = feedByEvent.get(eventId);
+      if (feed?.windowTimer) clearTimeout(feed.windowTimer);
+      feedByEvent.delete(eventId);
+    }
+  }
+
+  async function subscribe(client: ClientState, eventId: number): Promise<void> {
+    const alreadySubscribed = client.subscriptions.has(eventId);
+    if (!alreadySubscribed && client.subscriptions.size >= WS_LIMITS.maxSubscriptions) {
+      sendError(client, 'too_many_subscriptions', `At most ${WS_LIMITS.maxSubscriptions} subscriptions per connection`, { eventId });
+      return;
+    }
+    // Visibility is per user, so even an event others watch is checked for this one.
+    const loaded = await loadSeatState(eventId, client.userId);
+    if (client.closing) return;
+    if (!loaded) {
+      sendError(client, 'event_not_found', `Event ${eventId} not found`, { eventId });
+      return;
+    }
+    // A repeat goes through the same step: it re-sends the snapshot, idempotently.
+    attachSubscription(client, loaded);
+  }
+
+  function publish(eventId: number, message: ServerMessage): void {
+    if (!publisher) return;
+    const watchers = subscribersByEvent.get(eventId)?.size ?? 0;
+    publisher.publish(eventTopic(eventId), JSON.stringify(message));
+    metrics?.messagesSent(watchers);
+  }
+
+  function flush(eventId: number, feed: EventFeedState, change: SeatStateFields & { kind: SeatMessageType }): void {
+    feed.sent = { eventId, availableSeats: change.availableSeats, capacity: change.capacity, version: change.version };
+    publish(eventId, {
+      type: change.kind,
+      eventId,
+      availableSeats: change.availableSeats,
+      capacity: change.capacity,
+      version: change.version,
+    });
+  }
+
+  function openWindow(eventId: number, feed: EventFeedState): void {
+    feed.windowTimer = setTimeout(() => {
+      feed.windowTimer = null;
+      const pending = feed.pending;
+      if (!pending || feedByEvent.get(eventId) !== feed) return;
+      feed.pending = null;
+      flush(eventId, feed, pending);
+      openWindow(eventId, feed);
+    }, coalesceMs);
+  }
+
+  /**
+   * A committed seat change. Versions at or below what was already sent are dropped; within a
+   * burst, at most one message per event per window goes out, always the latest state.
+   */
+  function handleSeatChange(change: SeatChange): void {
+    const feed = feedByEvent.get(change.eventId);
+    if (!feed || !subscribersByEvent.has(change.eventId)) return;
+    const newestKnown = Math.max(feed.sent?.version ?? 0, feed.pending?.version ?? 0);
+    if (change.version <= newestKnown) return;
+    const state = { eventId: change.eventId, kind: change.kind, availableSeats: change.availableSeats, capacity: change.capacity, version: change.version };
+    if (coalesceMs <= 0) {
+      flush(change.eventId, feed, state);
+      return;
+    }
+    if (feed.windowTimer) {
+      feed.pending = state;
+      return;
+    }
+    flush(change.eventId, feed, state);
+    openWindow(change.eventId, feed);
+  }
+
+  /** After a feed outage: the current state of every watched event, published where newer. */
+  function catchUp(states: SeatStateFields[]): void {
+    for (const state of states) handleSeatChange({ ...state, kind: 'seat_update' });
+  }
+
+  function takeRateToken(client: ClientState): boolean {
+    const at = now();
+    const elapsedSeconds = (at - client.rateRefilledAt) / 1000;
+    client.rateTokens = Math.min(WS_LIMITS.rateBucketSize, client.rateTokens + elapsedSeconds * WS_LIMITS.rateRefillPerSecond);
+    client.rateRefilledAt = at;
+    if (client.rateTokens >= 1) {
+      client.rateTokens -= 1;
+      return true;
+    }
+    if (at - client.dropWindowStartedAt > WS_LIMITS.rateDropWindowMs) {
+      client.dropWindowStartedAt = at;
+      client.droppedInWindow = 0;
+    }
+    client.droppedInWindow += 1;
+    if (client.droppedInWindow >= WS_LIMITS.rateDropsBeforeClose) {
+      closeClient(client, WS_CLOSE.rateLimited, 'rate limit exceeded');
+    } else if (at - client.rateErrorSentAt >= WS_LIMITS.rateErrorIntervalMs) {
+      client.rateErrorSentAt = at;
+      sendError(client, 'rate_limited', `Too many messages: at most ${WS_LIMITS.rateRefillPerSecond} a second`);
+    }
+    return false;
+  }
+
+  function handleMessage(socket: ManagedSocket, raw: unknown): Promise<void> {
+    const client = clientsBySocket.get(socket);
+    if (!client || client.closing) return Promise.resolve();
+    if (!takeRateToken(client)) return Promise.resolve();
+    client.queue = client.queue.then(() => answer(client, raw)).catch((error: unknown) => {
+      logger.error('websocket message failed', { clientId: client.clientId, error: String(error) });
+    });
+    return client.queue;
+  }
+
+  async function answer(client: ClientState, raw: unknown): Promise<void> {
+    if (raw instanceof Uint8Array || raw instanceof ArrayBuffer) {
+      sendError(client, 'invalid_message', 'Binary frames are not supported; send JSON text');
+      return;
+    }
+    const parsed = parseClientMessage(raw);
+    if (!parsed.ok) {
+      sendError(client, parsed.code, parsed.message);
+      return;
+    }
+    const message = parsed.message;
+    switch (message.type) {
+      case 'ping':
+        send(client, { type: 'pong' });
+        return;
+      case 'subscribe_event':
+        await subscribe(client, message.eventId);
+        return;
+      case 'unsubscribe_event':
+        detachSubscription(client, message.eventId);
+        send(client, { type: 'unsubscribed', eventId: message.eventId });
+        return;
+    }
+  }
+
+  /** Every close path ends here: the client leaves both maps at once. */
+  function handleClose(socket: ManagedSocket): void {
+    const client = clientsBySocket.get(socket);
+    if (!client) return;
+    client.closing = true;
+    for (const eventId of [...client.subscriptions]) detachSubscription(client, eventId);
+    clients.delete(client.clientId);
+    clientsBySocket.delete(socket);
+    if (clients.size === 0 && expirySweep) {
+      clearInterval(expirySweep);
+      expirySweep = null;
+    }
+  }
+
+  function closeAll(code: number = WS_CLOSE.goingAway, reason = 'server shutting down'): void {
+    for (const client of [...clients.values()]) closeClient(client, code, reason);
+  }
+
+  function stop(): void {
+    if (expirySweep) clearInterval(expirySweep);
+    expirySweep = null;
+    for (const feed of feedByEvent.values()) if (feed.windowTimer) clearTimeout(feed.windowTimer);
+  }
+
+  return {
+    clients: clients as ReadonlyMap<string, ClientState>,
+    subscribersByEvent: subscribersByEvent as ReadonlyMap<number, ReadonlySet<string>>,
+    attachPublisher(server: Publisher) {
+      publisher = server;
+    },
+    rejectUnauthorized,
+    openGeneral,
+    openForEvent,
+    handleMessage,
+    handleClose,
+    handleSeatChange,
+    catchUp,
+    /** Event ids with at least one local watcher (for feed catch-up). */
+    watchedEventIds: () => [...subscribersByEvent.keys()],
+    closeAll,
+    stop,
+    stats: () => ({ connections: clients.size, subscriptions: [...subscribersByEvent.values()].reduce((sum, set) => sum + set.size, 0) }),
+  };
+}

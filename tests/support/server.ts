@@ -1,0 +1,67 @@
+import { loadConfig, type Config } from '../../src/config';
+import { openDatabase, type DatabaseHandle } from '../../src/db/client';
+import { startServer, type RunningServer } from '../../src/server';
+import { createTestDatabaseUrl } from './database';
+
+export interface TestServer extends RunningServer {
+  wsUrl: string;
+  /** fetch against this server with JSON in and out */
+  request(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+}
+
+/**
+ * A fresh database for a test file: in-memory PGlite, or a new PostgreSQL database when
+ * DATABASE_URL is set (as in CI's second run).
+ */
+export async function openTestDatabase(): Promise<DatabaseHandle> {
+  return openDatabase(await createTestDatabaseUrl());
+}
+
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return { ...loadConfig({}), host: '127.0.0.1', port: 0, logLevel: 'silent', fanoutCoalesceMs: 0, ...overrides };
+}
+
+export async function startTestServer(options: { database?: DatabaseHandle; config?: Partial<Config>; seed?: boolean } = {}): Promise<TestServer> {
+  const database = options.database ?? (await openTestDatabase());
+  const config = testConfig({ seedDemo: options.seed ?? true, ...options.config });
+  const server = await startServer(config, { database });
+  const ownsDatabase = !options.database;
+  return {
+    ...server,
+    wsUrl: `ws://127.0.0.1:${server.port}`,
+    async stop() {
+      await server.stop();
+      if (ownsDatabase) await database.close();
+    },
+    async request(method, path, requestOptions = {}) {
+      const headers: Record<string, string> = { ...requestOptions.headers };
+      if (requestOptions.token) headers.authorization = `Bearer ${requestOptions.token}`;
+      let body: string | undefined;
+      if (requestOptions.body !== undefined) {
+        headers['content-type'] ??= 'application/json';
+        body = typeof requestOptions.body === 'string' ? requestOptions.body : JSON.stringify(requestOptions.body);
+      }
+      const response = await fetch(`http://127.0.0.1:${server.port}${path}`, { method, headers, body });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {}
+      return { status: response.status, body: parsed, headers: response.headers };
+    },
+  };
+}
+
+export async function login(server: TestServer, email = 'test@example.com', password = 'password'): Promise<string> {
+  const response = await server.request('POST', '/api/auth/login', { body: { email, password } });
+  if (response.status !== 200) throw new Error(`login failed: ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body.token;
+}
+
+let userCounter = 0;
+export async function registerUser(server: TestServer, name = 'user'): Promise<{ token: string; userId: number; email: string }> {
+  const email = `${name}-${process.pid}-${++userCounter}-${Date.now()}@example.com`;
+  const response = await server.request('POST', '/api/auth/register', { body: { email, password: 'password123', name } });
+  if (response.status !== 201) throw new Error(`register failed: ${response.status} ${JSON.stringify(response.body)}`);
+  return { token: response.body.token, userId: response.body.user.id, email };
+}

@@ -1,0 +1,89 @@
+/** A real WebSocket client for tests: records every message and waits for specific ones. */
+export interface TestSocket {
+  socket: WebSocket;
+  messages: any[];
+  closed: Promise<{ code: number; reason: string }>;
+  isClosed(): boolean;
+  send(message: unknown): void;
+  /** Resolves with the first message (from `fromIndex` on) matching the predicate. */
+  next(predicate?: (message: any) => boolean, timeoutMs?: number): Promise<any>;
+  /** The next message of this type not consumed before. */
+  nextOfType(type: string, timeoutMs?: number): Promise<any>;
+  close(): void;
+}
+
+export function connect(url: string, options: { headers?: Record<string, string> } = {}): TestSocket {
+  const socket = options.headers ? new WebSocket(url, { headers: options.headers } as unknown as string[]) : new WebSocket(url);
+  const messages: any[] = [];
+  const waiters = new Set<() => void>();
+  let closedFlag = false;
+  let cursor = 0;
+  socket.addEventListener('message', (event) => {
+    const data = typeof event.data === 'string' ? event.data : String(event.data);
+    try {
+      messages.push(JSON.parse(data));
+    } catch {
+      messages.push(data);
+    }
+    for (const wake of waiters) wake();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+    socket.addEventListener('close', (event) => {
+      closedFlag = true;
+      resolve({ code: event.code, reason: event.reason });
+      for (const wake of waiters) wake();
+    });
+  });
+
+  function next(predicate: (message: any) => boolean = () => true, timeoutMs = 5000): Promise<any> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        for (let i = cursor; i < messages.length; i++) {
+          if (predicate(messages[i])) {
+            cursor = i + 1;
+            cleanup();
+            resolve(messages[i]);
+            return;
+          }
+        }
+        if (closedFlag) {
+          cleanup();
+          reject(new Error(`socket closed while waiting; got ${JSON.stringify(messages.slice(cursor))}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out after ${timeoutMs} ms; got ${JSON.stringify(messages.slice(cursor))}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+  }
+
+  return {
+    socket,
+    messages,
+    closed,
+    isClosed: () => closedFlag,
+    send(message) {
+      socket.send(typeof message === 'string' ? message : JSON.stringify(message));
+    },
+    next,
+    nextOfType: (type, timeoutMs) => next((message) => message?.type === type, timeoutMs),
+    close() {
+      socket.close();
+    },
+  };
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs = 5000, label = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
+    await Bun.sleep(10);
+  }
+}
