@@ -4,11 +4,15 @@ import type { DatabaseHandle } from './db/client';
 import { AppError, errors, type FieldProblem } from './lib/errors';
 import { redactUrl, type Logger } from './lib/logger';
 import type { Metrics } from './lib/metrics';
+import { parseCappedBody } from './lib/request-body';
+import { traceRequest } from './lib/request-trace';
 import type { Tokens } from './lib/tokens';
 import { WS_LIMITS } from './protocol';
 import { authRoutes } from './routes/auth';
 import { bookingRoutes } from './routes/bookings';
+import { dashboardRoutes } from './routes/dashboard';
 import { eventRoutes } from './routes/events';
+import { openapiRoutes } from './routes/openapi';
 import { opsRoutes } from './routes/ops';
 import { websocketRoutes } from './routes/websocket';
 import type { SeatFeed } from './services/seat-feed';
@@ -46,9 +50,6 @@ function fieldProblems(issues: readonly ValidationIssue[], part: string): FieldP
   });
 }
 
-let requestCounter = 0;
-const nextRequestId = () => `req_${Date.now().toString(36)}_${(++requestCounter).toString(36)}`;
-
 /**
  * Composes the whole server. Tests build it on a fresh database; index.ts adds start-up and
  * shutdown around it.
@@ -67,23 +68,24 @@ export function createApp(deps: AppDeps) {
         closeOnBackpressureLimit: true,
       },
     })
-      .derive({ as: 'global' }, ({ request }) => ({
-        requestId: request.headers.get('x-request-id')?.slice(0, 100) || nextRequestId(),
-        receivedAt: performance.now(),
-      }))
       .onRequest(({ request }) => {
+        traceRequest(request);
         const length = Number(request.headers.get('content-length') ?? 0);
-        if (length > MAX_BODY_BYTES) return errorResponse(errors.payloadTooLarge(), nextRequestId());
+        // Thrown, not returned, so the refusal is logged and counted like every other error.
+        if (length > MAX_BODY_BYTES) throw errors.payloadTooLarge();
       })
-      .onAfterHandle({ as: 'global' }, ({ set, requestId }) => {
-        set.headers['x-request-id'] = requestId;
+      .onParse({ as: 'global' }, ({ request }, contentType) => parseCappedBody(request, contentType, MAX_BODY_BYTES))
+      .onAfterHandle({ as: 'global' }, ({ set, request }) => {
+        set.headers['x-request-id'] = traceRequest(request).requestId;
       })
       .onError({ as: 'global' }, (context) => {
         const { code, error, request } = context;
-        // derive() may not have run (unknown route, parse failure), so fall back to a fresh id.
-        const requestId = 'requestId' in context && typeof context.requestId === 'string' ? context.requestId : nextRequestId();
+        const { requestId } = traceRequest(request);
+        // Errors thrown while parsing the body arrive wrapped in Elysia's ParseError.
+        const cause = code === 'PARSE' && error instanceof Error ? error.cause : undefined;
         let appError: AppError;
         if (error instanceof AppError) appError = error;
+        else if (cause instanceof AppError) appError = cause;
         else if (code === 'VALIDATION') appError = errors.validation(fieldProblems(error.all as ValidationIssue[], error.type));
         else if (code === 'PARSE') appError = errors.badRequest('Malformed request body: expected valid JSON');
         else if (code === 'NOT_FOUND') appError = errors.notFound(`No route for ${request.method} ${new URL(request.url).pathname}`);
@@ -99,15 +101,17 @@ export function createApp(deps: AppDeps) {
         context.set.status = appError.status;
         return errorResponse(appError, requestId);
       })
-      .onAfterResponse({ as: 'global' }, (context) => {
-        const { request, route, set } = context;
-        const requestId = 'requestId' in context && typeof context.requestId === 'string' ? context.requestId : undefined;
-        const receivedAt = 'receivedAt' in context && typeof context.receivedAt === 'number' ? context.receivedAt : undefined;
-        const status = typeof set.status === 'number' ? set.status : 200;
+      .onAfterResponse({ as: 'global' }, ({ request, route, set }) => {
+        const { requestId, receivedAt } = traceRequest(request);
+        let status = typeof set.status === 'number' ? set.status : 200;
+        // An accepted WebSocket upgrade leaves the default 200 in `set`; what went out was 101.
+        if (status === 200 && request.headers.get('upgrade')?.toLowerCase() === 'websocket') status = 101;
+        // Unknown paths share one label so scanners cannot blow up the metric's cardinality.
         const routeLabel = route || 'unmatched';
-        const seconds = receivedAt === undefined ? 0 : (performance.now() - receivedAt) / 1000;
+        const seconds = (performance.now() - receivedAt) / 1000;
         metrics.httpRequests.inc({ method: request.method, route: routeLabel, status });
         metrics.httpDuration.observe({}, seconds);
+        // Route pattern, never the URL: query strings can carry tokens (?token=…). No headers, no bodies.
         logger.info('request', { requestId, method: request.method, route: routeLabel, status, durationMs: Math.round(seconds * 100_000) / 100 });
       })
       .use(opsRoutes(deps))
@@ -115,6 +119,8 @@ export function createApp(deps: AppDeps) {
       .use(eventRoutes(deps))
       .use(bookingRoutes(deps))
       .use(websocketRoutes(deps))
+      .use(dashboardRoutes(deps))
+      .use(openapiRoutes(deps))
       .onStart(({ server }) => {
         if (server) websocket.attachPublisher(server);
       })

@@ -1,3 +1,4 @@
+import { stopWhenSupervisorGone, superviseWorkers, workerNumberFrom } from './cluster';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger } from './lib/logger';
 import { startServer } from './server';
@@ -16,12 +17,15 @@ function readConfig(): Config {
 
 const config = readConfig();
 const logger = createLogger(config.logLevel);
+const workerNumber = workerNumberFrom(process.argv);
+// WORKERS>1: this process only supervises; the workers are copies of it started with --worker.
+if (config.workers > 1 && workerNumber === null) process.exit(await superviseWorkers(config, logger, import.meta.path));
 if (config.jwtSecretIsDefault) logger.warn('JWT_SECRET is not set: using the development default. Set it in production.');
 
 const startedAt = performance.now();
 let server: Awaited<ReturnType<typeof startServer>>;
 try {
-  server = await startServer(config, { logger });
+  server = await startServer(config, { logger, workerId: workerNumber ?? undefined });
 } catch (error) {
   const reason = error instanceof Error ? error.message : String(error);
   process.stderr.write(`Failed to start: ${reason.split('\n')[0]}\n`);
@@ -31,6 +35,8 @@ logger.info(`Seatwatch listening on ${server.url}`, {
   port: server.port,
   database: server.database.kind,
   startupMs: Math.round(performance.now() - startedAt),
+  worker: workerNumber ?? undefined,
+  pid: workerNumber === null ? undefined : process.pid,
 });
 
 let shuttingDown = false;
@@ -44,3 +50,4 @@ async function shutdown(signal: string): Promise<void> {
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
+if (workerNumber !== null) stopWhenSupervisorGone(() => void shutdown('supervisor gone'));

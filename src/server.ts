@@ -6,6 +6,7 @@ import { createLogger, type Logger } from './lib/logger';
 import { createMetrics } from './lib/metrics';
 import { createTokens } from './lib/tokens';
 import { getSeatState, getSeatStates } from './services/event';
+import type { SeatFeed } from './services/seat-feed';
 import { createSeatFeed } from './services/seat-feed-transport';
 import { createWebSocketManager, type WebSocketManager } from './services/websocket';
 
@@ -13,6 +14,8 @@ export interface RunningServer {
   app: App;
   database: DatabaseHandle;
   websocket: WebSocketManager;
+  /** Where committed seat changes arrive; tests and tools may subscribe to it too. */
+  seatFeed: SeatFeed;
   port: number;
   url: string;
   /** Close sockets (1001), finish in-flight requests, close the database. */
@@ -23,6 +26,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Use this database instead of opening one from config (tests share one per file). */
   database?: DatabaseHandle;
+  /** Set under WORKERS>1: every response names the worker that served it in `x-seatwatch-worker`. */
+  workerId?: number;
 }
 
 /** Assembles one server process: database → seat feed → WebSocket manager → app → listen. */
@@ -51,6 +56,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const tokens = createTokens(config.jwtSecret, config.jwtExpiresInSeconds);
   const app = createApp({ config, database, tokens, seatFeed, websocket, metrics, logger });
+  if (options.workerId !== undefined) {
+    const workerId = String(options.workerId);
+    app.onRequest(({ set }) => {
+      set.headers['x-seatwatch-worker'] = workerId;
+    });
+  }
   app.listen({ port: config.port, hostname: config.host });
   const server = app.server!;
   const port = server.port!;
@@ -61,6 +72,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     app,
     database,
     websocket,
+    seatFeed,
     port,
     url,
     stop() {

@@ -8,6 +8,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { createNotificationListener, type ListenOptions, type NotificationHandler } from './listener';
 import * as schema from './schema';
 
 /** One Drizzle type for both drivers, so services never know which one they run on. */
@@ -15,12 +16,7 @@ export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
-export type NotificationHandler = (payload: string) => void;
-
-export interface ListenOptions {
-  /** Called every time the listener is (re)connected, after the first time too. */
-  onListen?: () => void;
-}
+export type { ListenOptions, NotificationHandler } from './listener';
 
 export interface DatabaseHandle {
   db: Database;
@@ -40,11 +36,13 @@ export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.me
 export interface OpenDatabaseOptions {
   /** Connections in the postgres.js pool (ignored for PGlite). */
   maxConnections?: number;
+  /** Where the embedded PGlite keeps its files when DATABASE_URL is unset (default ./data/pglite). */
+  pgliteDir?: string;
 }
 
 export async function openDatabase(databaseUrl: string | undefined, options: OpenDatabaseOptions = {}): Promise<DatabaseHandle> {
   if (databaseUrl?.startsWith('postgres')) return openPostgres(databaseUrl, options);
-  return openPglite(databaseUrl === 'memory://' ? undefined : DEFAULT_PGLITE_DIR);
+  return openPglite(databaseUrl === 'memory://' ? undefined : (options.pgliteDir ?? DEFAULT_PGLITE_DIR));
 }
 
 async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> {
@@ -82,23 +80,20 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   });
   await migrateExclusively(url);
   const db = drizzlePostgres({ client, schema });
+  // Its own application_name, so operators (and tests) can tell it apart in pg_stat_activity.
+  const listener = createNotificationListener(url, 'seatwatch-listener');
   let closed = false;
   return {
     db: db as unknown as Database,
     kind: 'postgres',
-    async listen(channel, handler, listenOptions) {
-      // postgres.js keeps one dedicated connection for LISTEN and reconnects it by itself;
-      // onlisten fires after each (re)connect so callers can catch up on what they missed.
-      const subscription = await client.listen(channel, handler, listenOptions?.onListen);
-      return () => subscription.unlisten();
-    },
+    listen: listener.listen,
     async ping() {
       await db.execute(sql`select 1`);
     },
     async close() {
       if (closed) return;
       closed = true;
-      await client.end({ timeout: 5 });
+      await Promise.all([listener.close(), client.end({ timeout: 5 })]);
     },
   };
 }

@@ -49,6 +49,8 @@ export const errors = {
     new AppError(400, 'validation_error', details.map((d) => `${d.field}: ${d.message}`).join('; ') || 'Invalid request', { details }),
   badRequest: (message: string) => new AppError(400, 'bad_request', message),
   unauthorized: (message = 'Missing or invalid token') => new AppError(401, 'unauthorized', message),
+  /** A validly signed token whose user is not in this database (e.g. after the data was reset). */
+  accountGone: () => new AppError(401, 'unauthorized', 'The account for this token no longer exists'),
   invalidCredentials: () => new AppError(401, 'invalid_credentials', 'Invalid email or password'),
   forbidden: (message = 'Only the organizer may do this') => new AppError(403, 'forbidden', message),
   notFound: (message = 'Route not found') => new AppError(404, 'not_found', message),

@@ -12,7 +12,11 @@ class Counter {
   constructor(
     readonly name: string,
     readonly help: string,
-  ) {}
+    /** Label series that exist from the start at 0, so rate() and dashboards see them before the first event. */
+    initialSeries: Labels[] = [],
+  ) {
+    for (const labels of initialSeries) this.values.set(labelKey(labels), 0);
+  }
   inc(labels: Labels = {}, by = 1): void {
     const key = labelKey(labels);
     this.values.set(key, (this.values.get(key) ?? 0) + by);
@@ -22,7 +26,6 @@ class Counter {
   }
   render(): string[] {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    if (this.values.size === 0) lines.push(`${this.name} 0`);
     for (const [key, value] of this.values) lines.push(`${this.name}${key ? `{${key}}` : ''} ${value}`);
     return lines;
   }
@@ -66,8 +69,13 @@ export interface GaugeSource {
 }
 
 export function createMetrics() {
-  const wsMessagesSent = new Counter('seatwatch_ws_messages_sent_total', 'WebSocket messages sent to clients (one per recipient)');
-  const bookings = new Counter('seatwatch_bookings_total', 'Booking attempts by result');
+  const wsMessagesSent = new Counter('seatwatch_ws_messages_sent_total', 'WebSocket messages sent to clients (one per recipient)', [{}]);
+  // result: confirmed, replayed (Idempotency-Key repeat), cancelled, or the error code that refused it (sold_out, event_not_found, …)
+  const bookings = new Counter(
+    'seatwatch_bookings_total',
+    'Booking attempts by result',
+    ['confirmed', 'sold_out', 'cancelled'].map((result) => ({ result })),
+  );
   const httpRequests = new Counter('seatwatch_http_requests_total', 'HTTP requests by method, route and status');
   const httpDuration = new Histogram('seatwatch_http_request_duration_seconds', 'HTTP request duration in seconds', [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,

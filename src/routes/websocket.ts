@@ -10,7 +10,8 @@ import { bearerToken } from '../lib/tokens';
 export function websocketRoutes({ tokens, websocket }: AppDeps) {
   return new Elysia({ tags: ['WebSocket'] })
     .resolve(async ({ query, headers }) => ({
-      verifiedToken: await tokens.verify(query.token ?? bearerToken(headers.authorization)),
+      // An empty `?token=` is no token: the header may still carry one.
+      verifiedToken: await tokens.verify(query.token || bearerToken(headers.authorization)),
     }))
     .ws('/ws', {
       detail: { hide: true },

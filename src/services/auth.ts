@@ -52,6 +52,6 @@ export async function authenticate(db: Database, email: string, password: string
 
 export async function getUser(db: Database, userId: number): Promise<PublicUser> {
   const [row] = await db.select({ id: users.id, email: users.email, name: users.name }).from(users).where(eq(users.id, userId)).limit(1);
-  if (!row) throw errors.unauthorized('The account for this token no longer exists');
+  if (!row) throw errors.accountGone();
   return row;
 }

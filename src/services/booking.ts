@@ -53,21 +53,7 @@ export async function bookSeats(db: Database, seatFeed: SeatFeed, request: Booki
   }
   try {
     const { row, change } = await db.transaction(async (tx) => {
-      const [seats] = await tx
-        .update(events)
-        .set({
-          availableSeats: sql`${events.availableSeats} - ${request.quantity}::integer`,
-          version: sql`${events.version} + 1`,
-        })
-        .where(
-          and(
-            eq(events.id, request.eventId),
-            eq(events.status, 'published'),
-            sql`${events.availableSeats} >= ${request.quantity}::integer`,
-          ),
-        )
-        .returning({ availableSeats: events.availableSeats, capacity: events.capacity, version: events.version });
-      if (!seats) throw await explainRefusedBooking(tx, request.eventId);
+      const seats = await takeSeats(tx, request);
 
       const [row] = await tx
         .insert(bookings)
@@ -87,11 +73,14 @@ export async function bookSeats(db: Database, seatFeed: SeatFeed, request: Booki
     seatFeed.committed(change);
     return { booking: toPublicBooking(row), availableSeats: change.availableSeats, replayed: false };
   } catch (error) {
+    const code = databaseErrorCode(error);
     // A concurrent request with the same key committed first: ours rolled back whole.
-    if (request.idempotencyKey !== undefined && databaseErrorCode(error) === '23505') {
+    if (request.idempotencyKey !== undefined && code === '23505') {
       const replay = await findReplay(db, request);
       if (replay) return replay;
     }
+    // The event row was just updated, so the missing foreign key is the user behind the token.
+    if (code === '23503') throw errors.accountGone();
     throw error;
   }
 }
@@ -107,14 +96,46 @@ async function findReplay(db: Database, request: BookingRequest): Promise<Bookin
   return { booking: toPublicBooking(row), availableSeats: row.availableSeatsAfter ?? 0, replayed: true };
 }
 
-async function explainRefusedBooking(tx: Database, eventId: number) {
-  const [event] = await tx
-    .select({ status: events.status, availableSeats: events.availableSeats })
-    .from(events)
-    .where(eq(events.id, eventId))
-    .limit(1);
-  if (!event || event.status !== 'published') return errors.eventNotFound(eventId);
-  return errors.soldOut(event.availableSeats);
+type SeatsTaken = Pick<SeatChange, 'availableSeats' | 'capacity' | 'version'>;
+
+/** The guard itself: one conditional UPDATE that takes the seats only if they are there. */
+async function takeSeatsIfAvailable(tx: Database, request: BookingRequest): Promise<SeatsTaken | undefined> {
+  const [seats] = await tx
+    .update(events)
+    .set({
+      availableSeats: sql`${events.availableSeats} - ${request.quantity}::integer`,
+      version: sql`${events.version} + 1`,
+    })
+    .where(and(eq(events.id, request.eventId), eq(events.status, 'published'), sql`${events.availableSeats} >= ${request.quantity}::integer`))
+    .returning({ availableSeats: events.availableSeats, capacity: events.capacity, version: events.version });
+  return seats;
+}
+
+/**
+ * Takes the seats or throws why not. A refusal must rest on a state that justifies it: under
+ * READ COMMITTED a cancellation may commit between the refused UPDATE and the read that
+ * explains it, so a read showing enough seats is not an answer — then the row is locked and
+ * the guarded UPDATE tried once more, which can no longer be overtaken.
+ */
+async function takeSeats(tx: Database, request: BookingRequest): Promise<SeatsTaken> {
+  const seats = await takeSeatsIfAvailable(tx, request);
+  if (seats) return seats;
+  refuseUnlessBookable(await readBookability(tx, request.eventId, false), request);
+  refuseUnlessBookable(await readBookability(tx, request.eventId, true), request);
+  const retried = await takeSeatsIfAvailable(tx, request);
+  if (!retried) throw new Error(`booking guard refused event ${request.eventId} while its row was locked and bookable`);
+  return retried;
+}
+
+async function readBookability(tx: Database, eventId: number, lockRow: boolean) {
+  const query = tx.select({ status: events.status, availableSeats: events.availableSeats }).from(events).where(eq(events.id, eventId));
+  const [event] = lockRow ? await query.for('update') : await query;
+  return event;
+}
+
+function refuseUnlessBookable(event: { status: string; availableSeats: number } | undefined, request: BookingRequest): void {
+  if (!event || event.status !== 'published') throw errors.eventNotFound(request.eventId);
+  if (event.availableSeats < request.quantity) throw errors.soldOut(event.availableSeats);
 }
 
 export async function listBookings(db: Database, userId: number): Promise<PublicBooking[]> {

@@ -1,5 +1,5 @@
 import { and, asc, eq, or, sql } from 'drizzle-orm';
-import type { Database } from '../db/client';
+import { databaseErrorCode, type Database } from '../db/client';
 import { events, type EventRow } from '../db/schema';
 import { errors } from '../lib/errors';
 import type { SeatChange, SeatFeed } from './seat-feed';
@@ -95,20 +95,26 @@ export async function getSeatStates(db: Database, eventIds: number[]): Promise<S
 }
 
 export async function createEvent(db: Database, organizerId: number, input: NewEvent): Promise<PublicEvent> {
-  const [row] = await db
-    .insert(events)
-    .values({
-      name: input.name,
-      description: input.description ?? '',
-      venue: input.venue ?? '',
-      startsAt: input.startsAt,
-      capacity: input.capacity,
-      availableSeats: input.capacity,
-      status: input.status ?? 'published',
-      organizerId,
-    })
-    .returning();
-  return toPublicEvent(row!);
+  try {
+    const [row] = await db
+      .insert(events)
+      .values({
+        name: input.name,
+        description: input.description ?? '',
+        venue: input.venue ?? '',
+        startsAt: input.startsAt,
+        capacity: input.capacity,
+        availableSeats: input.capacity,
+        status: input.status ?? 'published',
+        organizerId,
+      })
+      .returning();
+    return toPublicEvent(row!);
+  } catch (error) {
+    // The only foreign key here is the organizer: the token outlived its account.
+    if (databaseErrorCode(error) === '23503') throw errors.accountGone();
+    throw error;
+  }
 }
 
 /**
@@ -139,30 +145,28 @@ export async function updateEvent(
       : and(eq(events.organizerId, userId), sql`${events.capacity} - ${events.availableSeats} <= ${capacity}::integer`);
 
   const outcome = await db.transaction(async (tx) => {
-    const [before] = await tx.select({ capacity: events.capacity }).from(events).where(eq(events.id, eventId)).for('update');
-    if (!before) return null;
+    // Locked, so a refusal below is explained by the very state the guard refused.
+    const [current] = await tx.select().from(events).where(eq(events.id, eventId)).for('update');
+    if (!current) throw errors.eventNotFound(eventId);
     const [row] = await tx
       .update(events)
       .set({ ...detailColumns, ...capacityColumns })
       .where(and(eq(events.id, eventId), guard))
       .returning();
-    if (!row) return null;
+    if (!row) throw explainRefusedUpdate(current, userId);
     let change: SeatChange | null = null;
-    if (capacity !== undefined && before.capacity !== row.capacity) {
+    if (capacity !== undefined && current.capacity !== row.capacity) {
       change = { eventId, kind: 'seat_update', availableSeats: row.availableSeats, capacity: row.capacity, version: row.version };
       await seatFeed.recordInTransaction(tx, change);
     }
     return { row, change };
   });
 
-  if (!outcome) throw await explainRefusedUpdate(db, userId, eventId);
   if (outcome.change) seatFeed.committed(outcome.change);
   return toPublicEvent(outcome.row);
 }
 
-async function explainRefusedUpdate(db: Database, userId: number, eventId: number) {
-  const [row] = await db.select().from(events).where(eq(events.id, eventId)).limit(1);
-  if (!row || (row.status === 'draft' && row.organizerId !== userId)) return errors.eventNotFound(eventId);
-  if (row.organizerId !== userId) return errors.forbidden();
+function explainRefusedUpdate(row: EventRow, userId: number) {
+  if (row.organizerId !== userId) return row.status === 'draft' ? errors.eventNotFound(row.id) : errors.forbidden();
   return errors.capacityBelowBooked(row.capacity - row.availableSeats);
 }

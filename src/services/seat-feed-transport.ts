@@ -1,6 +1,7 @@
 import type { DatabaseHandle } from '../db/client';
 import type { Logger } from '../lib/logger';
 import { createInProcessSeatFeed, type SeatFeed } from './seat-feed';
+import { createPostgresSeatFeed } from './seat-feed-postgres';
 
 export interface SeatFeedOptions {
   logger: Logger;
@@ -8,7 +9,11 @@ export interface SeatFeedOptions {
   onReconnect: () => Promise<void>;
 }
 
-/** Chooses how seat changes travel: in memory on PGlite (one process). */
-export async function createSeatFeed(_database: DatabaseHandle, _options: SeatFeedOptions): Promise<SeatFeed> {
+/**
+ * Chooses how seat changes travel: through PostgreSQL LISTEN/NOTIFY when the database is a
+ * real PostgreSQL (any number of processes may share it), in memory on PGlite (one process).
+ */
+export async function createSeatFeed(database: DatabaseHandle, options: SeatFeedOptions): Promise<SeatFeed> {
+  if (database.kind === 'postgres') return createPostgresSeatFeed(database, options);
   return createInProcessSeatFeed();
 }

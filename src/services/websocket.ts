@@ -42,6 +42,8 @@ export interface ClientState {
   droppedInWindow: number;
   dropWindowStartedAt: number;
   closing: boolean;
+  /** Set once the flood limit is reached: frames are ignored until the 4429 close. */
+  refusingMessages: boolean;
   /** Messages are answered in the order they came, even when one waits on the database. */
   queue: Promise<void>;
 }
@@ -60,12 +62,20 @@ export interface WebSocketManagerOptions {
   now?: () => number;
 }
 
+/**
+ * What the manager knows of one event while anyone here watches it or is reading its snapshot.
+ * Kept during reads too: a change committed after a snapshot read but handled before the read
+ * returns would otherwise be dropped for want of watchers, and the newcomer would hold a stale
+ * state forever.
+ */
 interface EventFeedState {
   /** The newest state sent to this event's topic (or as a snapshot); orders everything after it. */
   sent: SeatStateFields | null;
   /** A newer change waiting for the coalescing window to close. */
   pending: (SeatStateFields & { kind: SeatMessageType }) | null;
   windowTimer: ReturnType<typeof setTimeout> | null;
+  /** Snapshot reads of this event not yet answered. */
+  readsInFlight: number;
 }
 
 export const eventTopic = (eventId: number) => `event:${eventId}`;
@@ -144,6 +154,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
       droppedInWindow: 0,
       dropWindowStartedAt: 0,
       closing: false,
+      refusingMessages: false,
       queue: Promise.resolve(),
     };
     clients.set(client.clientId, client);
@@ -169,21 +180,23 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     client.queue = client.queue.then(async () => {
       const eventId = /^\d{1,10}$/.test(rawEventId) ? Number(rawEventId) : NaN;
       const valid = Number.isSafeInteger(eventId) && eventId > 0 && eventId <= 2_147_483_647;
-      const snapshot = valid ? await loadSeatState(eventId, user.id) : null;
-      if (client.closing) return;
-      if (!snapshot) {
+      const notFound = () => {
         sendError(client, 'event_not_found', `Event ${rawEventId} not found`, { eventId: valid ? eventId : rawEventId });
         closeClient(client, WS_CLOSE.eventNotFound, 'event not found');
-        return;
-      }
-      send(client, {
-        type: 'connection_established',
-        clientId: client.clientId,
-        userId: user.id,
-        eventId,
-        message: `Welcome! You're watching Event #${eventId}`,
+      };
+      if (!valid) return notFound();
+      await withSeatState(eventId, user.id, (snapshot) => {
+        if (client.closing) return;
+        if (!snapshot) return notFound();
+        send(client, {
+          type: 'connection_established',
+          clientId: client.clientId,
+          userId: user.id,
+          eventId,
+          message: `Welcome! You're watching Event #${eventId}`,
+        });
+        attachSubscription(client, snapshot);
       });
-      attachSubscription(client, snapshot);
     }).catch((error: unknown) => {
       logger.error('websocket open failed', { clientId: client.clientId, error: String(error) });
       closeClient(client, 1011, 'internal error');
@@ -194,10 +207,34 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   function feedStateOf(eventId: number): EventFeedState {
     let state = feedByEvent.get(eventId);
     if (!state) {
-      state = { sent: null, pending: null, windowTimer: null };
+      state = { sent: null, pending: null, windowTimer: null, readsInFlight: 0 };
       feedByEvent.set(eventId, state);
     }
     return state;
+  }
+
+  /** With no local watchers and no read in flight the cached state could go stale unseen; the next subscriber reads afresh. */
+  function releaseFeedIfIdle(eventId: number): void {
+    const feed = feedByEvent.get(eventId);
+    if (!feed || feed.readsInFlight > 0 || subscribersByEvent.has(eventId)) return;
+    if (feed.windowTimer) clearTimeout(feed.windowTimer);
+    feedByEvent.delete(eventId);
+  }
+
+  /**
+   * Reads the event's seat state for `userId` and hands it to `use` while the event is still
+   * tracked, so every change handled during the read is either in what was read or already in
+   * `feed.sent` when `use` attaches the subscriber.
+   */
+  async function withSeatState(eventId: number, userId: number, use: (loaded: SeatStateFields | null) => void): Promise<void> {
+    const feed = feedStateOf(eventId);
+    feed.readsInFlight += 1;
+    try {
+      use(await loadSeatState(eventId, userId));
+    } finally {
+      feed.readsInFlight -= 1;
+      if (feedByEvent.get(eventId) === feed) releaseFeedIfIdle(eventId);
+    }
   }
 
   /**
@@ -237,10 +274,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     watchers.delete(client.clientId);
     if (watchers.size === 0) {
       subscribersByEvent.delete(eventId);
-      // With no local watchers the cached state could go stale unseen; the next subscriber reads afresh.
-      const feed = feedByEvent.get(eventId);
-      if (feed?.windowTimer) clearTimeout(feed.windowTimer);
-      feedByEvent.delete(eventId);
+      releaseFeedIfIdle(eventId);
     }
   }
 
@@ -251,14 +285,12 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
       return;
     }
     // Visibility is per user, so even an event others watch is checked for this one.
-    const loaded = await loadSeatState(eventId, client.userId);
-    if (client.closing) return;
-    if (!loaded) {
-      sendError(client, 'event_not_found', `Event ${eventId} not found`, { eventId });
-      return;
-    }
-    // A repeat goes through the same step: it re-sends the snapshot, idempotently.
-    attachSubscription(client, loaded);
+    await withSeatState(eventId, client.userId, (loaded) => {
+      if (client.closing) return;
+      if (!loaded) return sendError(client, 'event_not_found', `Event ${eventId} not found`, { eventId });
+      // A repeat goes through the same step: it re-sends the snapshot, idempotently.
+      attachSubscription(client, loaded);
+    });
   }
 
   function publish(eventId: number, message: ServerMessage): void {
@@ -295,8 +327,9 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
    * burst, at most one message per event per window goes out, always the latest state.
    */
   function handleSeatChange(change: SeatChange): void {
+    // Untracked: nobody here watches or is reading it, and the next reader sees this change in the database.
     const feed = feedByEvent.get(change.eventId);
-    if (!feed || !subscribersByEvent.has(change.eventId)) return;
+    if (!feed) return;
     const newestKnown = Math.max(feed.sent?.version ?? 0, feed.pending?.version ?? 0);
     if (change.version <= newestKnown) return;
     const state = { eventId: change.eventId, kind: change.kind, availableSeats: change.availableSeats, capacity: change.capacity, version: change.version };
@@ -332,25 +365,35 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     }
     client.droppedInWindow += 1;
     if (client.droppedInWindow >= WS_LIMITS.rateDropsBeforeClose) {
-      closeClient(client, WS_CLOSE.rateLimited, 'rate limit exceeded');
+      // Nothing more is taken in; the close waits until the answers owed (the rate_limited
+      // error among them) have gone out, so the client learns why.
+      client.refusingMessages = true;
+      enqueue(client, () => closeClient(client, WS_CLOSE.rateLimited, 'rate limit exceeded'));
     } else if (at - client.rateErrorSentAt >= WS_LIMITS.rateErrorIntervalMs) {
       client.rateErrorSentAt = at;
-      sendError(client, 'rate_limited', `Too many messages: at most ${WS_LIMITS.rateRefillPerSecond} a second`);
+      // The drop is decided now; the answer waits behind the answers still owed.
+      enqueue(client, () => sendError(client, 'rate_limited', `Too many messages: at most ${WS_LIMITS.rateRefillPerSecond} a second`));
     }
     return false;
   }
 
-  function handleMessage(socket: ManagedSocket, raw: unknown): Promise<void> {
-    const client = clientsBySocket.get(socket);
-    if (!client || client.closing) return Promise.resolve();
-    if (!takeRateToken(client)) return Promise.resolve();
-    client.queue = client.queue.then(() => answer(client, raw)).catch((error: unknown) => {
+  function enqueue(client: ClientState, work: () => void | Promise<void>): Promise<void> {
+    client.queue = client.queue.then(work).catch((error: unknown) => {
       logger.error('websocket message failed', { clientId: client.clientId, error: String(error) });
     });
     return client.queue;
   }
 
+  function handleMessage(socket: ManagedSocket, raw: unknown): Promise<void> {
+    const client = clientsBySocket.get(socket);
+    if (!client || client.closing || client.refusingMessages) return Promise.resolve();
+    if (!takeRateToken(client)) return client.queue;
+    return enqueue(client, () => answer(client, raw));
+  }
+
   async function answer(client: ClientState, raw: unknown): Promise<void> {
+    // Gone while this waited in the queue: nobody to answer, no database read to spend.
+    if (client.closing) return;
     if (raw instanceof Uint8Array || raw instanceof ArrayBuffer) {
       sendError(client, 'invalid_message', 'Binary frames are not supported; send JSON text');
       return;
@@ -412,8 +455,8 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     handleClose,
     handleSeatChange,
     catchUp,
-    /** Event ids with at least one local watcher (for feed catch-up). */
-    watchedEventIds: () => [...subscribersByEvent.keys()],
+    /** Event ids watched here or being read for a snapshot (for feed catch-up). */
+    watchedEventIds: () => [...feedByEvent.keys()],
     closeAll,
     stop,
     stats: () => ({ connections: clients.size, subscriptions: [...subscribersByEvent.values()].reduce((sum, set) => sum + set.size, 0) }),

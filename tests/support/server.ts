@@ -1,7 +1,13 @@
+import { setDefaultTimeout } from 'bun:test';
 import { loadConfig, type Config } from '../../src/config';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client';
+import type { Logger } from '../../src/lib/logger';
 import { startServer, type RunningServer } from '../../src/server';
 import { createTestDatabaseUrl } from './database';
+
+// Starting a server (PGlite boot, migrations, argon2 seeding) takes seconds on a busy 2-core
+// machine: every file that uses these helpers gets room for that in its hooks and tests.
+setDefaultTimeout(30_000);
 
 export interface TestServer extends RunningServer {
   wsUrl: string;
@@ -21,10 +27,12 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
   return { ...loadConfig({}), host: '127.0.0.1', port: 0, logLevel: 'silent', fanoutCoalesceMs: 0, ...overrides };
 }
 
-export async function startTestServer(options: { database?: DatabaseHandle; config?: Partial<Config>; seed?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { database?: DatabaseHandle; config?: Partial<Config>; seed?: boolean; /** capture log lines, e.g. createLogger('info', write) */ logger?: Logger } = {},
+): Promise<TestServer> {
   const database = options.database ?? (await openTestDatabase());
   const config = testConfig({ seedDemo: options.seed ?? true, ...options.config });
-  const server = await startServer(config, { database });
+  const server = await startServer(config, { database, logger: options.logger });
   const ownsDatabase = !options.database;
   return {
     ...server,

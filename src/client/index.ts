@@ -1,0 +1,18 @@
+/** The Seatwatch client library: `createSeatwatchClient({ url, token })`. */
+export {
+  createSeatwatchClient,
+  webSocketUrl,
+  type ClosedReason,
+  type ConnectionState,
+  type ConnectionStateChange,
+  type MessageHandler,
+  type SeatsHandler,
+  type SeatState,
+  type SeatwatchClient,
+  type SeatwatchClientOptions,
+  type StateHandler,
+  type TokenSource,
+} from './seatwatch-client';
+export { reconnectDelayMs, type BackoffSettings } from './backoff';
+export type { Timers } from './timers';
+export type { ServerMessage, ServerMessageType } from '../protocol';

@@ -1,0 +1,343 @@
+/**
+ * The Seatwatch WebSocket client (SPEC §5), for browsers and Bun alike: it only needs the
+ * global WebSocket. Message types come from the server's own protocol module, imported as types
+ * only, so no server code (and no zod) ends up in a browser bundle.
+ */
+import type { ServerMessage, ServerMessageType, WS_CLOSE, WS_LIMITS } from '../protocol';
+import { reconnectDelayMs } from './backoff';
+import { createSeatVersions, type SeatState } from './seat-versions';
+import { createSendPacer } from './send-pacer';
+import { globalTimers, type Timers } from './timers';
+
+/** The protocol's numbers the client acts on; `satisfies` makes tsc fail if they drift from protocol.ts. */
+const CLOSE = { unauthorized: 4401, eventNotFound: 4404, rateLimited: 4429 } as const satisfies Pick<
+  typeof WS_CLOSE,
+  'unauthorized' | 'eventNotFound' | 'rateLimited'
+>;
+const PROTOCOL = { clientPingIntervalMs: 30_000 } as const satisfies Pick<typeof WS_LIMITS, 'clientPingIntervalMs'>;
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** Why the client stopped for good (state `closed`). */
+export type ClosedReason = 'client' | 'unauthorized' | 'event_not_found' | 'no_token';
+
+export interface ConnectionStateChange {
+  state: ConnectionState;
+  previous: ConnectionState;
+  /** The close code of the connection that just ended, when one did. */
+  closeCode?: number;
+  /** While reconnecting: the wait before the next attempt. */
+  retryInMs?: number;
+  /** Failed attempts since the last open connection. */
+  attempt: number;
+  /** When closed: why. */
+  closedReason?: ClosedReason;
+}
+
+export type { SeatState };
+
+/** A token, or a function returning a fresh one (called before every connection attempt). */
+export type TokenSource = string | (() => string | null | undefined | Promise<string | null | undefined>);
+
+export interface SeatwatchClientOptions {
+  /** `ws(s)://host:port/ws`; an `http(s)://` URL or a bare origin works too (`/ws` is added). */
+  url: string;
+  token: TokenSource;
+  /** Keep-alive `ping` every this many ms (SPEC: 30 s). */
+  pingIntervalMs?: number;
+  /** No message at all within this long after a ping (or after connecting): the connection is dead. */
+  livenessTimeoutMs?: number;
+  reconnectBaseMs?: number;
+  reconnectCapMs?: number;
+  /** After a 4429 (rate limited) close, at least this long before trying again. */
+  rateLimitedDelayMs?: number;
+  /**
+   * Outgoing frames: a burst, then so many a second. The default stays under the server's limit;
+   * raise it only to exercise that limit.
+   */
+  sendRate?: { burst: number; perSecond: number };
+  /** Injectable for tests. */
+  timers?: Timers;
+  random?: () => number;
+}
+
+type MessageOfType<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
+type SeatMessage = MessageOfType<'subscribed' | 'booking_created' | 'booking_cancelled' | 'seat_update'>;
+
+export type SeatsHandler = (eventId: number, state: SeatState) => void;
+export type MessageHandler = (message: ServerMessage, rawText: string) => void;
+export type StateHandler = (change: ConnectionStateChange) => void;
+
+export interface SeatwatchClient {
+  readonly state: ConnectionState;
+  /** Watch an event; remembered and re-sent after every reconnect. Repeating it asks for a fresh snapshot. */
+  subscribe(eventId: number): void;
+  unsubscribe(eventId: number): void;
+  /** Event ids currently watched. */
+  subscriptions(): number[];
+  /** The newest seat state seen for an event. */
+  seats(eventId: number): SeatState | undefined;
+  /** Seat state that is news: snapshots and updates, with stale and repeated versions dropped. */
+  onSeats(handler: SeatsHandler): () => void;
+  /** Every server message as it arrives, stale ones included (for logs and debug panels). */
+  onMessage(handler: MessageHandler): () => void;
+  /** Every message of one type, as it arrives. */
+  on<T extends ServerMessageType>(type: T, handler: (message: MessageOfType<T>) => void): () => void;
+  /** State transitions, and each scheduled retry while reconnecting. */
+  onStateChange(handler: StateHandler): () => void;
+  /** Use a new token; after a 4401 close this is what brings the client back. */
+  setToken(token: TokenSource): void;
+  /** While reconnecting: skip the rest of the wait (e.g. the browser just came back online). */
+  reconnectNow(): void;
+  /** Stop for good: closes the socket and clears every timer. */
+  close(): void;
+}
+
+const DEFAULTS = {
+  pingIntervalMs: PROTOCOL.clientPingIntervalMs,
+  livenessTimeoutMs: 10_000,
+  reconnectBaseMs: 500,
+  reconnectCapMs: 30_000,
+  rateLimitedDelayMs: 30_000,
+};
+
+/** Stays under the server's bucket of 40 refilled at 20/s, with room for pings. */
+const SEND_PACE = { burst: 30, perSecond: 15 };
+
+export function webSocketUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.protocol === 'http:') parsed.protocol = 'ws:';
+  if (parsed.protocol === 'https:') parsed.protocol = 'wss:';
+  if (parsed.pathname === '' || parsed.pathname === '/') parsed.pathname = '/ws';
+  return parsed.toString();
+}
+
+function isSeatMessage(message: ServerMessage): message is SeatMessage {
+  return message.type === 'subscribed' || message.type === 'booking_created' || message.type === 'booking_cancelled' || message.type === 'seat_update';
+}
+
+export function createSeatwatchClient(options: SeatwatchClientOptions): SeatwatchClient {
+  const settings = { ...DEFAULTS, ...options };
+  const timers = options.timers ?? globalTimers;
+  const random = options.random ?? Math.random;
+  const endpoint = webSocketUrl(options.url);
+
+  let tokenSource = options.token;
+  let state: ConnectionState = 'connecting';
+  let socket: WebSocket | null = null;
+  /** Bumped for every attempt, so a slow token lookup or an old socket cannot act on a newer one. */
+  let attemptId = 0;
+  let failedAttempts = 0;
+  let retryTimer: unknown = null;
+  let pingTimer: unknown = null;
+  let livenessTimer: unknown = null;
+  /** The current socket has said `connection_established`: frames may go out. */
+  let ready = false;
+  /** close() was called: nothing brings the client back. */
+  let closedByCaller = false;
+
+  const watched = new Set<number>();
+  const versions = createSeatVersions();
+  const seatsHandlers = new Set<SeatsHandler>();
+  const messageHandlers = new Set<MessageHandler>();
+  const stateHandlers = new Set<StateHandler>();
+  const pacer = createSendPacer((frame) => socket?.send(frame), options.sendRate ?? SEND_PACE, timers);
+
+  const listen = <T>(handlers: Set<T>, handler: T) => {
+    handlers.add(handler);
+    return () => void handlers.delete(handler);
+  };
+
+  function setState(next: ConnectionState, detail: Omit<ConnectionStateChange, 'state' | 'previous' | 'attempt'> = {}): void {
+    const previous = state;
+    if (previous === next && next !== 'reconnecting') return;
+    state = next;
+    const change: ConnectionStateChange = { state: next, previous, attempt: failedAttempts, ...detail };
+    for (const handler of [...stateHandlers]) handler(change);
+  }
+
+  function clearTimer(kind: 'retry' | 'ping' | 'liveness'): void {
+    if (kind === 'retry' && retryTimer !== null) timers.clearTimeout(retryTimer);
+    if (kind === 'ping' && pingTimer !== null) timers.clearInterval(pingTimer);
+    if (kind === 'liveness' && livenessTimer !== null) timers.clearTimeout(livenessTimer);
+    if (kind === 'retry') retryTimer = null;
+    if (kind === 'ping') pingTimer = null;
+    if (kind === 'liveness') livenessTimer = null;
+  }
+
+  function armLiveness(ms: number): void {
+    if (livenessTimer !== null) return;
+    livenessTimer = timers.setTimeout(() => {
+      livenessTimer = null;
+      // Silence: the network may have dropped without a close frame ever arriving.
+      abandonSocket(4000, 'keep-alive timeout');
+      scheduleReconnect(undefined);
+    }, ms);
+  }
+
+  /** Detaches the current socket so its late events are ignored, and closes it. */
+  function abandonSocket(code: number, reason: string): void {
+    const old = socket;
+    socket = null;
+    ready = false;
+    clearTimer('ping');
+    clearTimer('liveness');
+    pacer.reset();
+    if (!old) return;
+    try {
+      old.close(code, reason);
+    } catch {
+      // Already closing: nothing left to do.
+    }
+  }
+
+  async function resolveToken(): Promise<string | null | undefined> {
+    return typeof tokenSource === 'function' ? tokenSource() : tokenSource;
+  }
+
+  async function connect(): Promise<void> {
+    retryTimer = null;
+    const myAttempt = ++attemptId;
+    let token: string | null | undefined;
+    try {
+      token = await resolveToken();
+    } catch {
+      if (myAttempt === attemptId && state !== 'closed') scheduleReconnect(undefined);
+      return;
+    }
+    if (myAttempt !== attemptId || state === 'closed') return;
+    if (!token) {
+      setState('closed', { closedReason: 'no_token' });
+      return;
+    }
+    const url = new URL(endpoint);
+    url.searchParams.set('token', token);
+    let opened: WebSocket;
+    try {
+      opened = new WebSocket(url.toString());
+    } catch {
+      scheduleReconnect(undefined);
+      return;
+    }
+    socket = opened;
+    opened.addEventListener('message', (event) => {
+      if (socket === opened) handleFrame(event.data);
+    });
+    opened.addEventListener('close', (event) => {
+      if (socket === opened) handleClose(event.code);
+    });
+    armLiveness(settings.livenessTimeoutMs);
+  }
+
+  function scheduleReconnect(closeCode: number | undefined): void {
+    clearTimer('retry');
+    let delay = reconnectDelayMs(failedAttempts, { baseMs: settings.reconnectBaseMs, capMs: settings.reconnectCapMs }, random);
+    // Rate limited: coming straight back would only be closed again.
+    if (closeCode === CLOSE.rateLimited) delay += settings.rateLimitedDelayMs;
+    failedAttempts += 1;
+    setState('reconnecting', { closeCode, retryInMs: delay });
+    retryTimer = timers.setTimeout(() => void connect(), delay);
+  }
+
+  function handleClose(code: number): void {
+    abandonSocket(1000, 'closed');
+    if (state === 'closed') return;
+    if (code === CLOSE.unauthorized) {
+      // A token the server refused will be refused again: wait for setToken.
+      setState('closed', { closeCode: code, closedReason: 'unauthorized' });
+      return;
+    }
+    if (code === CLOSE.eventNotFound) {
+      setState('closed', { closeCode: code, closedReason: 'event_not_found' });
+      return;
+    }
+    scheduleReconnect(code);
+  }
+
+  function established(): void {
+    ready = true;
+    failedAttempts = 0;
+    // The `subscribed` snapshots bring every watched event current after the gap.
+    versions.expectSnapshots(watched);
+    for (const eventId of watched) send({ type: 'subscribe_event', eventId });
+    pingTimer = timers.setInterval(() => {
+      send({ type: 'ping' });
+      armLiveness(settings.livenessTimeoutMs);
+    }, settings.pingIntervalMs);
+    setState('open');
+  }
+
+  function handleFrame(data: unknown): void {
+    if (typeof data !== 'string') return;
+    let message: ServerMessage;
+    try {
+      message = JSON.parse(data) as ServerMessage;
+    } catch {
+      return;
+    }
+    if (typeof message !== 'object' || message === null || typeof message.type !== 'string') return;
+    // Any message proves the connection is alive.
+    clearTimer('liveness');
+    if (message.type === 'connection_established' && !ready) established();
+    for (const handler of [...messageHandlers]) handler(message, data);
+    if (isSeatMessage(message)) deliverSeats(message);
+  }
+
+  function deliverSeats(message: SeatMessage): void {
+    if (!watched.has(message.eventId)) return;
+    const seatState: SeatState = { eventId: message.eventId, availableSeats: message.availableSeats, capacity: message.capacity, version: message.version };
+    if (!versions.accept(seatState, message.type === 'subscribed')) return;
+    for (const handler of [...seatsHandlers]) handler(message.eventId, { ...seatState });
+  }
+
+  function send(message: { type: 'ping' } | { type: 'subscribe_event' | 'unsubscribe_event'; eventId: number }): void {
+    if (!ready) return;
+    pacer.push(JSON.stringify(message));
+  }
+
+  void connect();
+
+  return {
+    get state() {
+      return state;
+    },
+    subscribe(eventId) {
+      watched.add(eventId);
+      send({ type: 'subscribe_event', eventId });
+    },
+    unsubscribe(eventId) {
+      const wasWatched = watched.delete(eventId);
+      versions.forget(eventId);
+      if (wasWatched) send({ type: 'unsubscribe_event', eventId });
+    },
+    subscriptions: () => [...watched],
+    seats: (eventId) => versions.get(eventId),
+    onSeats: (handler) => listen(seatsHandlers, handler),
+    onMessage: (handler) => listen(messageHandlers, handler),
+    on(type, handler) {
+      return listen(messageHandlers, (message) => {
+        if (message.type === type) handler(message as MessageOfType<typeof type>);
+      });
+    },
+    onStateChange: (handler) => listen(stateHandlers, handler),
+    setToken(token) {
+      tokenSource = token;
+      if (state !== 'closed' || closedByCaller) return;
+      failedAttempts = 0;
+      setState('connecting');
+      void connect();
+    },
+    reconnectNow() {
+      if (state !== 'reconnecting' || retryTimer === null) return;
+      clearTimer('retry');
+      void connect();
+    },
+    close() {
+      closedByCaller = true;
+      attemptId += 1;
+      clearTimer('retry');
+      abandonSocket(1000, 'client closed');
+      setState('closed', { closedReason: 'client' });
+    },
+  };
+}

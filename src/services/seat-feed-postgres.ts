@@ -1,0 +1,107 @@
+import { sql } from 'drizzle-orm';
+import type { DatabaseHandle } from '../db/client';
+import type { Logger } from '../lib/logger';
+import { createHandlerSet, type SeatChange, type SeatFeed } from './seat-feed';
+
+export const SEAT_CHANNEL = 'seat_changes';
+
+const kinds: ReadonlySet<SeatChange['kind']> = new Set(['booking_created', 'booking_cancelled', 'seat_update']);
+
+/** `eventId,kind,availableSeats,capacity,version`: ids and numbers only, a few dozen bytes. */
+export function encodeSeatChange(change: SeatChange): string {
+  return `${change.eventId},${change.kind},${change.availableSeats},${change.capacity},${change.version}`;
+}
+
+const wholeNumber = (text: string | undefined) => (text !== undefined && /^\d{1,10}$/.test(text) ? Number(text) : null);
+
+export function decodeSeatChange(payload: string): SeatChange | null {
+  const fields = payload.split(',');
+  if (fields.length !== 5) return null;
+  const kind = fields[1] as SeatChange['kind'];
+  const [eventId, availableSeats, capacity, version] = [fields[0], fields[2], fields[3], fields[4]].map(wholeNumber);
+  if (!kinds.has(kind) || eventId == null || availableSeats == null || capacity == null || version == null) return null;
+  return { eventId, kind, availableSeats, capacity, version };
+}
+
+export interface PostgresSeatFeedOptions {
+  logger: Logger;
+  /** Re-reads and republishes what local watchers hold; run after every reconnect. */
+  onReconnect: () => Promise<void>;
+}
+
+const CATCH_UP_RETRY_MS = [250, 1000, 5000];
+
+/**
+ * Seat changes through PostgreSQL LISTEN/NOTIFY. The notification is queued inside the
+ * transaction that changes the seats, so PostgreSQL delivers it only if that transaction
+ * commits, and in commit order. Every process — the one that made the change included —
+ * publishes from its own LISTEN, so all of them follow one path; the WebSocket manager's
+ * per-event version guard drops anything not newer than what it already sent.
+ */
+export async function createPostgresSeatFeed(database: DatabaseHandle, options: PostgresSeatFeedOptions): Promise<SeatFeed> {
+  const { logger, onReconnect } = options;
+  const handlers = createHandlerSet();
+  let lostAt: number | null = null;
+  let closed = false;
+  // Bumped on every outage, so a catch-up retry from an earlier recovery stops when a newer one takes over.
+  let recoveries = 0;
+
+  function deliver(payload: string): void {
+    const change = decodeSeatChange(payload);
+    if (!change) {
+      logger.warn('seat feed: ignored malformed notification', { channel: SEAT_CHANNEL, payload: payload.slice(0, 200) });
+      return;
+    }
+    try {
+      handlers.emit(change);
+    } catch (error) {
+      // Thrown back into the driver it would break the listener connection's read loop.
+      logger.error('seat feed: subscriber failed', { eventId: change.eventId, error: String(error) });
+    }
+  }
+
+  async function catchUp(recovery: number): Promise<void> {
+    for (let attempt = 0; !closed && recovery === recoveries; attempt++) {
+      try {
+        await onReconnect();
+        return;
+      } catch (error) {
+        const retryInMs = CATCH_UP_RETRY_MS[Math.min(attempt, CATCH_UP_RETRY_MS.length - 1)]!;
+        logger.warn('seat feed: catch-up after reconnect failed; retrying', { error: String(error), retryInMs });
+        await Bun.sleep(retryInMs);
+      }
+    }
+  }
+
+  const unlisten = await database.listen(SEAT_CHANNEL, deliver, {
+    onListenLost() {
+      lostAt = Date.now();
+      recoveries += 1;
+      logger.warn('seat feed: LISTEN connection lost; reconnecting (changes meanwhile are caught up after)', { channel: SEAT_CHANNEL });
+    },
+    onListenRetry({ attempt, retryInMs, error }) {
+      logger.warn('seat feed: LISTEN reconnect failed', { attempt, retryInMs, error: error instanceof Error ? error.message : String(error) });
+    },
+    onListen() {
+      if (lostAt === null) return;
+      logger.info('seat feed: LISTEN connection recovered; catching up', { channel: SEAT_CHANNEL, outageMs: Date.now() - lostAt });
+      lostAt = null;
+      // Only now: a change committed after this read arrives as a notification, one before it is in the read.
+      void catchUp(recoveries);
+    },
+  });
+
+  return {
+    transport: 'postgres',
+    async recordInTransaction(tx, change) {
+      await tx.execute(sql`select pg_notify(${SEAT_CHANNEL}, ${encodeSeatChange(change)})`);
+    },
+    // The notification comes back through this process's own LISTEN once committed.
+    committed() {},
+    subscribe: handlers.add,
+    async close() {
+      closed = true;
+      await unlisten();
+    },
+  };
+}

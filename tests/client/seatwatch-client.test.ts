@@ -1,0 +1,410 @@
+import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test';
+import { eq } from 'drizzle-orm';
+import {
+  createSeatwatchClient,
+  type ConnectionState,
+  type ConnectionStateChange,
+  type SeatState,
+  type SeatwatchClient,
+  type SeatwatchClientOptions,
+  type ServerMessage,
+  type Timers,
+} from '../../src/client';
+import type { DatabaseHandle } from '../../src/db/client';
+import { events } from '../../src/db/schema';
+import { createTokens } from '../../src/lib/tokens';
+import { bookSeats } from '../../src/services/booking';
+import { createInProcessSeatFeed } from '../../src/services/seat-feed';
+import { openTestDatabase, startTestServer, testConfig, type TestServer } from '../support/server';
+import { waitFor } from '../support/ws';
+
+/**
+ * The client against a real server on a real database, including a server restart on the same
+ * port and database, and a network that goes silent (a TCP proxy that stops forwarding).
+ */
+
+let database: DatabaseHandle;
+let server: TestServer;
+let token: string;
+let userId: number;
+const clients: SeatwatchClient[] = [];
+
+beforeAll(async () => {
+  database = await openTestDatabase();
+  server = await startTestServer({ database });
+  const login = await server.request('POST', '/api/auth/login', { body: { email: 'test@example.com', password: 'password' } });
+  token = login.body.token;
+  userId = login.body.user.id;
+});
+
+afterEach(() => {
+  for (const client of clients.splice(0)) client.close();
+});
+
+afterAll(async () => {
+  await server.stop();
+  await database.close();
+});
+
+/** Real timers that remember which are still pending, so a test can prove none are left. */
+function trackedTimers(): { timers: Timers; pending: Set<unknown> } {
+  const pending = new Set<unknown>();
+  const timers: Timers = {
+    setTimeout(callback, ms) {
+      const handle = setTimeout(() => {
+        pending.delete(handle);
+        callback();
+      }, ms);
+      pending.add(handle);
+      return handle;
+    },
+    clearTimeout(handle) {
+      pending.delete(handle);
+      clearTimeout(handle as ReturnType<typeof setTimeout>);
+    },
+    setInterval(callback, ms) {
+      const handle = setInterval(callback, ms);
+      pending.add(handle);
+      return handle;
+    },
+    clearInterval(handle) {
+      pending.delete(handle);
+      clearInterval(handle as ReturnType<typeof setInterval>);
+    },
+  };
+  return { timers, pending };
+}
+
+/** Everything a client reports, with waits that wake on each report (no sleeping). */
+function record(client: SeatwatchClient) {
+  const states: ConnectionStateChange[] = [];
+  const seats: SeatState[] = [];
+  const messages: ServerMessage[] = [];
+  const wakers = new Set<() => void>();
+  const wake = () => {
+    for (const waker of [...wakers]) waker();
+  };
+  client.onStateChange((change) => {
+    states.push(change);
+    wake();
+  });
+  client.onSeats((_eventId, state) => {
+    seats.push(state);
+    wake();
+  });
+  client.onMessage((message) => {
+    messages.push(message);
+    wake();
+  });
+
+  function until<T>(label: string, find: () => T | undefined, timeoutMs = 5000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = find();
+        if (found === undefined) return;
+        finish();
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${label}; states ${JSON.stringify(states.map((s) => s.state))}, last messages ${JSON.stringify(messages.slice(-5))}`));
+      }, timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        wakers.delete(check);
+      };
+      wakers.add(check);
+      check();
+    });
+  }
+
+  return {
+    states,
+    seats,
+    messages,
+    /** Resolves once the client is in this state (at once if it already is). */
+    state(wanted: ConnectionState, timeoutMs?: number) {
+      return until(`state ${wanted}`, () => (client.state === wanted ? states.findLast((s) => s.state === wanted) ?? ({ state: wanted } as ConnectionStateChange) : undefined), timeoutMs);
+    },
+    /** The first seat delivery from index `from` on matching the predicate. */
+    seatsFrom(from: number, predicate: (state: SeatState) => boolean, timeoutMs?: number) {
+      return until('seats', () => seats.slice(from).find(predicate), timeoutMs);
+    },
+    messageFrom(from: number, predicate: (message: ServerMessage) => boolean, timeoutMs?: number) {
+      return until('message', () => messages.slice(from).find(predicate), timeoutMs);
+    },
+    until,
+  };
+}
+
+function newClient(options: Partial<SeatwatchClientOptions> = {}): SeatwatchClient {
+  const client = createSeatwatchClient({ url: server.url, token, reconnectBaseMs: 20, reconnectCapMs: 200, ...options });
+  clients.push(client);
+  return client;
+}
+
+async function seatsInDatabase(eventId: number): Promise<{ availableSeats: number; version: number }> {
+  const [row] = await database.db.select({ availableSeats: events.availableSeats, version: events.version }).from(events).where(eq(events.id, eventId));
+  return row!;
+}
+
+async function book(eventId: number, quantity: number): Promise<{ bookingId: number; availableSeats: number }> {
+  const response = await server.request('POST', '/api/bookings', { token, body: { eventId, quantity } });
+  expect(response.status).toBe(201);
+  return { bookingId: response.body.booking.id, availableSeats: response.body.availableSeats };
+}
+
+test('subscribes, gets the snapshot, then every booking and cancellation as it happens', async () => {
+  const client = newClient();
+  const seen = record(client);
+  expect(client.state).toBe('connecting');
+  await seen.state('open');
+
+  client.subscribe(2);
+  const snapshot = await seen.seatsFrom(0, (state) => state.eventId === 2);
+  expect(snapshot).toMatchObject({ availableSeats: 120, capacity: 120 });
+  expect(client.subscriptions()).toEqual([2]);
+
+  const booked = await book(2, 3);
+  expect(await seen.seatsFrom(1, () => true)).toEqual({ eventId: 2, availableSeats: 117, capacity: 120, version: snapshot.version + 1 });
+  expect(seen.messages.some((message) => message.type === 'booking_created')).toBe(true);
+
+  const cancelled = await server.request('DELETE', `/api/bookings/${booked.bookingId}`, { token });
+  expect(cancelled.status).toBe(200);
+  expect(await seen.seatsFrom(2, () => true)).toEqual({ eventId: 2, availableSeats: 120, capacity: 120, version: snapshot.version + 2 });
+  expect(client.seats(2)).toEqual({ eventId: 2, availableSeats: 120, capacity: 120, version: snapshot.version + 2 });
+
+  client.unsubscribe(2);
+  await seen.messageFrom(0, (message) => message.type === 'unsubscribed');
+  expect(client.subscriptions()).toEqual([]);
+  expect(server.websocket.subscribersByEvent.has(2)).toBe(false);
+});
+
+test('a repeated version is dropped: onSeats only hears news, raw handlers hear everything', async () => {
+  const client = newClient();
+  const seen = record(client);
+  await seen.state('open');
+  client.subscribe(3);
+  const first = await seen.seatsFrom(0, (state) => state.eventId === 3);
+
+  // Subscribing again makes the server re-send the snapshot at the same version: not news.
+  const messagesBefore = seen.messages.length;
+  client.subscribe(3);
+  const repeated = await seen.messageFrom(messagesBefore, (message) => message.type === 'subscribed');
+  expect(repeated).toMatchObject({ eventId: 3, version: first.version });
+  expect(seen.seats).toHaveLength(1);
+
+  await book(3, 1);
+  expect(await seen.seatsFrom(1, () => true)).toMatchObject({ eventId: 3, version: first.version + 1, availableSeats: first.availableSeats - 1 });
+  expect(seen.seats).toHaveLength(2);
+});
+
+test('server restart on the same port and database: reconnecting, then open, resubscribed and equal to the database', async () => {
+  let tokenLookups = 0;
+  const client = newClient({
+    token: () => {
+      tokenLookups += 1;
+      return token;
+    },
+  });
+  const seen = record(client);
+  await seen.state('open');
+  client.subscribe(1);
+  const before = await seen.seatsFrom(0, (state) => state.eventId === 1);
+  expect(tokenLookups).toBe(1);
+
+  const port = server.port;
+  await server.stop();
+  const dropped = await seen.state('reconnecting');
+  expect(dropped.closeCode).toBe(1001);
+
+  // A booking while no server runs: only the database knows about it.
+  const whileDown = await bookSeats(database.db, createInProcessSeatFeed(), { userId, eventId: 1, quantity: 4 });
+  expect(whileDown.availableSeats).toBe(before.availableSeats - 4);
+
+  const messagesBefore = seen.messages.length;
+  server = await startTestServer({ database, config: { port } });
+  expect(server.port).toBe(port);
+  await seen.state('open', 10_000);
+  expect(tokenLookups).toBeGreaterThan(1);
+
+  const resubscribed = await seen.messageFrom(messagesBefore, (message) => message.type === 'subscribed' && message.eventId === 1);
+  const inDatabase = await seatsInDatabase(1);
+  expect(resubscribed).toMatchObject({ availableSeats: inDatabase.availableSeats, version: inDatabase.version });
+  expect(await seen.seatsFrom(1, (state) => state.eventId === 1)).toMatchObject(inDatabase);
+  expect(client.seats(1)).toMatchObject({ availableSeats: before.availableSeats - 4 });
+  expect(server.websocket.subscribersByEvent.get(1)?.size).toBe(1);
+
+  // And it is live again on the new server.
+  await book(1, 1);
+  expect(await seen.seatsFrom(2, () => true)).toMatchObject({ availableSeats: before.availableSeats - 5, version: inDatabase.version + 1 });
+}, 20_000);
+
+test('4401 stops reconnecting until a new token is given', async () => {
+  const { timers, pending } = trackedTimers();
+  const client = newClient({ token: 'not-a-jwt', timers });
+  const seen = record(client);
+  const closed = await seen.state('closed');
+  expect(closed).toMatchObject({ closeCode: 4401, closedReason: 'unauthorized' });
+  expect(seen.messages).toEqual([expect.objectContaining({ type: 'error', code: 'unauthorized' })]);
+  // Nothing is scheduled: no retry is coming.
+  expect(pending.size).toBe(0);
+  expect(seen.states.map((change) => change.state)).toEqual(['closed']);
+
+  client.subscribe(1);
+  client.setToken(token);
+  await seen.state('open');
+  expect(await seen.seatsFrom(0, (state) => state.eventId === 1)).toMatchObject(await seatsInDatabase(1));
+});
+
+test('an expiring token: token_expired, 4401, closed; setToken brings it back resubscribed', async () => {
+  const { timers, pending } = trackedTimers();
+  const shortLived = await createTokens(testConfig().jwtSecret, 1).sign({ id: userId, email: 'test@example.com', name: 'Test User' });
+  const client = newClient({ token: shortLived, timers });
+  const seen = record(client);
+  await seen.state('open');
+  client.subscribe(1);
+  await seen.seatsFrom(0, (state) => state.eventId === 1);
+
+  const closed = await seen.state('closed', 5000);
+  expect(closed).toMatchObject({ closeCode: 4401, closedReason: 'unauthorized' });
+  expect(seen.messages.some((message) => message.type === 'error' && message.code === 'token_expired')).toBe(true);
+  expect(pending.size).toBe(0);
+
+  const messagesBefore = seen.messages.length;
+  client.setToken(token);
+  await seen.state('open');
+  await seen.messageFrom(messagesBefore, (message) => message.type === 'subscribed' && message.eventId === 1);
+}, 20_000);
+
+test('4429 (rate limited) waits longer before coming back', async () => {
+  // Lift the client's own pacing so the server's limit is what is hit.
+  const client = newClient({ sendRate: { burst: 10_000, perSecond: 10_000 }, rateLimitedDelayMs: 300, reconnectBaseMs: 10, reconnectCapMs: 10 });
+  const seen = record(client);
+  await seen.state('open');
+  for (let i = 0; i < 300; i++) client.subscribe(4);
+
+  const limited = await seen.until('a 4429 close', () => seen.states.find((change) => change.closeCode === 4429));
+  expect(limited.state).toBe('reconnecting');
+  expect(limited.retryInMs).toBeGreaterThanOrEqual(300);
+  const reopened = seen.states.length;
+  await seen.until('open again', () => seen.states.slice(reopened).find((change) => change.state === 'open'));
+}, 20_000);
+
+test('keep-alive: pings every interval; when the network goes silent it reconnects, and catches up', async () => {
+  const proxy = startFreezableProxy(server.port);
+  try {
+    const client = newClient({ url: `ws://127.0.0.1:${proxy.port}/ws`, pingIntervalMs: 100, livenessTimeoutMs: 400, reconnectBaseMs: 10, reconnectCapMs: 50 });
+    const seen = record(client);
+    let pongs = 0;
+    client.on('pong', (pong) => {
+      expect(pong).toEqual({ type: 'pong' });
+      pongs += 1;
+    });
+    await seen.state('open');
+    client.subscribe(1);
+    const before = await seen.seatsFrom(0, (state) => state.eventId === 1);
+    await seen.messageFrom(0, (message) => message.type === 'pong');
+    expect(pongs).toBeGreaterThan(0);
+
+    // No close frame, no error: bytes simply stop flowing, as when a Wi-Fi network drops.
+    proxy.freeze();
+    const silent = await seen.state('reconnecting');
+    expect(silent.closeCode).toBeUndefined();
+    await book(1, 2);
+
+    proxy.thaw();
+    await seen.state('open', 10_000);
+    const caughtUp = await seen.seatsFrom(1, (state) => state.eventId === 1);
+    expect(caughtUp).toMatchObject(await seatsInDatabase(1));
+    expect(caughtUp.availableSeats).toBe(before.availableSeats - 2);
+  } finally {
+    proxy.stop();
+  }
+}, 20_000);
+
+test('close() stops everything and leaves no timers', async () => {
+  const { timers, pending } = trackedTimers();
+  const client = newClient({ timers, pingIntervalMs: 50 });
+  const seen = record(client);
+  await seen.state('open');
+  const hello = await seen.messageFrom(0, (message) => message.type === 'connection_established');
+  const clientId = hello.type === 'connection_established' ? hello.clientId : '';
+  expect(server.websocket.clients.has(clientId)).toBe(true);
+  client.subscribe(1);
+  await seen.messageFrom(0, (message) => message.type === 'pong');
+  expect(pending.size).toBeGreaterThan(0);
+
+  client.close();
+  expect(client.state).toBe('closed');
+  expect(seen.states.at(-1)).toMatchObject({ state: 'closed', closedReason: 'client' });
+  expect(pending.size).toBe(0);
+  await waitFor(() => !server.websocket.clients.has(clientId), 5000, 'the server to drop the connection');
+
+  // Closed for good: a new token does not reopen it.
+  client.setToken(token);
+  expect(client.state).toBe('closed');
+  expect(pending.size).toBe(0);
+});
+
+/**
+ * A TCP proxy in front of the server that can stop forwarding bytes without closing anything:
+ * the half-open connection a keep-alive exists to detect.
+ */
+function startFreezableProxy(targetPort: number) {
+  let frozen = false;
+  type Upstream = Awaited<ReturnType<typeof Bun.connect>>;
+  const listener = Bun.listen<{ upstream?: Upstream; early: Uint8Array[] }>({
+    hostname: '127.0.0.1',
+    port: 0,
+    socket: {
+      async open(downstream) {
+        downstream.data = { early: [] };
+        try {
+          const upstream = await Bun.connect({
+            hostname: '127.0.0.1',
+            port: targetPort,
+            socket: {
+              data(_socket, chunk) {
+                if (!frozen) downstream.write(chunk);
+              },
+              close() {
+                downstream.end();
+              },
+              error() {
+                downstream.end();
+              },
+            },
+          });
+          downstream.data.upstream = upstream;
+          for (const chunk of downstream.data.early.splice(0)) upstream.write(chunk);
+        } catch {
+          downstream.end();
+        }
+      },
+      data(downstream, chunk) {
+        if (frozen) return;
+        if (downstream.data.upstream) downstream.data.upstream.write(chunk);
+        else downstream.data.early.push(new Uint8Array(chunk));
+      },
+      close(downstream) {
+        downstream.data.upstream?.end();
+      },
+      error(downstream) {
+        downstream.data.upstream?.end();
+      },
+    },
+  });
+  return {
+    port: listener.port,
+    freeze() {
+      frozen = true;
+    },
+    thaw() {
+      frozen = false;
+    },
+    stop() {
+      listener.stop(true);
+    },
+  };
+}

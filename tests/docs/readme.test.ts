@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { startTestServer, type TestServer } from '../support/server';
+import { lineMatches, markedBlocks, outputLines, type MarkedBlock } from './markdown';
+
+/**
+ * README's 5-minute test, run as written: the marked shell blocks go to bash (curl and `bun -e`
+ * included) against a real server on a fresh database, and what they print must be what the
+ * README shows. Only `localhost:3000` becomes this server's address; `bun run dev` itself is
+ * the one step not taken (the test starts the same server on a free port instead).
+ */
+
+const readme = readFileSync(join(import.meta.dir, '../../README.md'), 'utf8');
+const blocks = markedBlocks(readme);
+
+function block(kind: MarkedBlock['kind'], name: string): MarkedBlock {
+  const found = blocks.get(`${kind}:${name}`);
+  if (!found) throw new Error(`README has no "${name}" ${kind} block (<!-- readme-test${kind === 'output' ? '-output' : ''}: ${name} -->)`);
+  return found;
+}
+
+let server: TestServer;
+let workDir: string;
+/** Variables the README's commands `export`, carried to the next command as a shell would. */
+const exported: Record<string, string> = {};
+
+beforeAll(async () => {
+  server = await startTestServer({ seed: true });
+  workDir = mkdtempSync(join(tmpdir(), 'seatwatch-readme-'));
+}, 60_000);
+afterAll(async () => {
+  watcher?.process.kill();
+  await server.stop();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+const forThisServer = (command: string) => command.replaceAll('localhost:3000', `127.0.0.1:${server.port}`);
+
+function shellEnvironment(): Record<string, string | undefined> {
+  // `bun` in the README means the Bun running this test, wherever it is installed.
+  const path = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
+  return { ...process.env, PATH: path, ...exported };
+}
+
+/** Runs one README command in bash; returns what it printed and keeps what it exported. */
+async function runCommand(name: string): Promise<string> {
+  const envFile = join(workDir, `${name}.env`);
+  const script = `${forThisServer(block('command', name).text)}\nenv -0 > '${envFile}'`;
+  const child = Bun.spawn(['bash', '-c', script], { env: shellEnvironment(), cwd: workDir, stdout: 'pipe', stderr: 'pipe' });
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  expect({ name, exitCode, stderr }).toEqual({ name, exitCode: 0, stderr: '' });
+  for (const entry of readFileSync(envFile, 'utf8').split('\0')) {
+    const [, variable, value] = /^([A-Z_]*TOKEN)=([\s\S]*)$/.exec(entry) ?? [];
+    if (variable) exported[variable] = value!;
+  }
+  return stdout;
+}
+
+function expectPrinted(outputName: string, printed: string[]): void {
+  const documented = outputLines(block('output', outputName).text);
+  expect(printed.length).toBeGreaterThanOrEqual(documented.length);
+  documented.forEach((expectedLine, i) => {
+    expect({ block: outputName, line: printed[i], matches: lineMatches(expectedLine, printed[i] ?? '') }).toEqual({
+      block: outputName,
+      line: printed[i],
+      matches: true,
+    });
+  });
+}
+
+/** A long-running README command (the watcher), read line by line as it prints. */
+interface RunningCommand {
+  process: ReturnType<typeof Bun.spawn>;
+  lines: string[];
+  nextLines(count: number, timeoutMs?: number): Promise<string[]>;
+}
+
+let watcher: RunningCommand | undefined;
+let watcherCursor = 0;
+
+function startCommand(name: string): RunningCommand {
+  const child = Bun.spawn(['bash', '-c', forThisServer(block('command', name).text)], {
+    env: shellEnvironment(),
+    cwd: workDir,
+    stdout: 'pipe',
+    stderr: 'inherit',
+  });
+  const lines: string[] = [];
+  let ended = false;
+  const wakers = new Set<() => void>();
+  void (async () => {
+    const decoder = new TextDecoder();
+    let pending = '';
+    for await (const chunk of child.stdout as ReadableStream<Uint8Array>) {
+      pending += decoder.decode(chunk, { stream: true });
+      const parts = pending.split('\n');
+      pending = parts.pop()!;
+      lines.push(...parts.filter((line) => line.trim() !== ''));
+      for (const wake of wakers) wake();
+    }
+    ended = true;
+    for (const wake of wakers) wake();
+  })();
+  return {
+    process: child,
+    lines,
+    nextLines(count, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (lines.length >= watcherCursor + count) {
+            cleanup();
+            const taken = lines.slice(watcherCursor, watcherCursor + count);
+            watcherCursor += count;
+            resolve(taken);
+          } else if (ended) {
+            cleanup();
+            reject(new Error(`${name} ended after printing ${JSON.stringify(lines)}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`${name} printed ${JSON.stringify(lines.slice(watcherCursor))} within ${timeoutMs} ms, expected ${count} more lines`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          wakers.delete(check);
+        };
+        wakers.add(check);
+        check();
+      });
+    },
+  };
+}
+
+describe('README quick start', () => {
+  test('shows the two commands', () => {
+    expect(readme).toContain('```sh\nbun install && bun run dev\n```');
+    expect(readme).toContain('```sh\nbun test\n```');
+  });
+
+  test('1. log in with curl: prints a token and the demo user', async () => {
+    const printed = await runCommand('login');
+    expectPrinted('login', [printed]);
+  }, 20_000);
+
+  test('1. keep the token: $TOKEN holds a JWT', async () => {
+    const printed = await runCommand('keep-token');
+    expectPrinted('keep-token', outputLines(printed));
+    expect(exported.TOKEN).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+  }, 20_000);
+
+  test('2. watch event 1 with the Bun one-liner: greeting, then the seat snapshot', async () => {
+    watcher = startCommand('watch');
+    const printed = await watcher.nextLines(2, 10_000);
+    expectPrinted('watch', printed);
+    // wscat shows the same messages, each after "< ".
+    const wscatLines = outputLines(block('output', 'watch-wscat').text);
+    expect(wscatLines[0]).toBe('Connected (press CTRL+C to quit)');
+    expectPrinted('watch', wscatLines.slice(1).map((line) => line.replace(/^< /, '')));
+    wscatLines.slice(1).forEach((line, i) => expect(lineMatches(line.replace(/^< /, ''), printed[i]!)).toBe(true));
+  }, 20_000);
+
+  test('3. Alice books two seats with curl', async () => {
+    const printed = await runCommand('book');
+    expectPrinted('book', [printed]);
+    expect(exported.ALICE_TOKEN).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+  }, 20_000);
+
+  test('4. the watcher prints the update', async () => {
+    expectPrinted('update', await watcher!.nextLines(1));
+  }, 20_000);
+
+  test('4. cancelling prints the cancelled booking, and the watcher the new count', async () => {
+    expectPrinted('cancel', [await runCommand('cancel')]);
+    expectPrinted('cancel-update', await watcher!.nextLines(1));
+  }, 20_000);
+
+  test('troubleshooting: the health check', async () => {
+    expectPrinted('health', [await runCommand('health')]);
+  }, 20_000);
+
+  test('the watcher printed nothing the README does not show', async () => {
+    expect(watcher!.lines).toHaveLength(watcherCursor);
+  });
+});

@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { sql } from 'drizzle-orm';
+import { users } from '../../src/db/schema';
+import { createTokens } from '../../src/lib/tokens';
+import { startTestServer, testConfig, type TestServer } from '../support/server';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.stop());
+
+const userCount = async () => (await server.database.db.select({ count: sql<number>`count(*)::int` }).from(users))[0]!.count;
+
+function expectError(response: { status: number; body: any; headers: Headers }, status: number, code: string) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get('content-type')).toStartWith('application/json');
+  expect(response.body.error.code).toBe(code);
+  expect(typeof response.body.error.message).toBe('string');
+}
+
+function payloadOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+}
+
+describe('POST /api/auth/register', () => {
+  test('201 with a token and the public user; the token signs the user in', async () => {
+    const response = await server.request('POST', '/api/auth/register', { body: { email: 'new.person@example.com', password: 'password123', name: 'New Person' } });
+    expect(response.status).toBe(201);
+    expect(response.headers.get('content-type')).toStartWith('application/json');
+    expect(Object.keys(response.body).sort()).toEqual(['token', 'user']);
+    expect(Object.keys(response.body.user).sort()).toEqual(['email', 'id', 'name']);
+    expect(Number.isInteger(response.body.user.id)).toBe(true);
+    expect(response.body.user).toMatchObject({ email: 'new.person@example.com', name: 'New Person' });
+    const payload = payloadOf(response.body.token);
+    expect(payload.sub).toBe(String(response.body.user.id));
+    // Default lifetime is 24h.
+    expect(Number(payload.exp) - Number(payload.iat)).toBe(24 * 3600);
+
+    const me = await server.request('GET', '/api/auth/me', { token: response.body.token });
+    expect(me.status).toBe(200);
+    expect(me.body).toEqual({ user: response.body.user });
+  });
+
+  test('name is optional; passwords of exactly 8 and 128 characters are fine', async () => {
+    const short = await server.request('POST', '/api/auth/register', { body: { email: 'eight@example.com', password: '12345678' } });
+    expect(short.status).toBe(201);
+    expect(short.body.user.name).toBeNull();
+    const long = await server.request('POST', '/api/auth/register', { body: { email: 'long@example.com', password: 'p'.repeat(128) } });
+    expect(long.status).toBe(201);
+    const login = await server.request('POST', '/api/auth/login', { body: { email: 'long@example.com', password: 'p'.repeat(128) } });
+    expect(login.status).toBe(200);
+  });
+
+  const invalid: [string, unknown, string][] = [
+    ['a malformed email', { email: 'not-an-email', password: 'password123' }, 'email'],
+    ['an email without a domain', { email: 'someone@', password: 'password123' }, 'email'],
+    ['an empty email', { email: '', password: 'password123' }, 'email'],
+    ['a missing email', { password: 'password123' }, 'email'],
+    ['a numeric email', { email: 42, password: 'password123' }, 'email'],
+    ['a 7-character password', { email: 'seven@example.com', password: '1234567' }, 'password'],
+    ['a 129-character password', { email: 'toolong@example.com', password: 'p'.repeat(129) }, 'password'],
+    ['a missing password', { email: 'nopass@example.com' }, 'password'],
+    ['a non-string password', { email: 'numpass@example.com', password: 12345678 }, 'password'],
+  ];
+  for (const [label, body, field] of invalid) {
+    test(`${label} → 400 validation_error naming ${field}; no account made`, async () => {
+      const before = await userCount();
+      const response = await server.request('POST', '/api/auth/register', { body });
+      expectError(response, 400, 'validation_error');
+      expect(Array.isArray(response.body.error.details)).toBe(true);
+      expect(response.body.error.details.map((problem: { field: string }) => problem.field)).toContain(field);
+      for (const problem of response.body.error.details) expect(typeof problem.message).toBe('string');
+      expect(await userCount()).toBe(before);
+    });
+  }
+
+  test('the same email in another case → 409 email_taken; the first account is untouched', async () => {
+    const first = await server.request('POST', '/api/auth/register', { body: { email: 'Case.Person@Example.com', password: 'original-pass' } });
+    expect(first.status).toBe(201);
+    const before = await userCount();
+    for (const email of ['case.person@example.com', 'CASE.PERSON@EXAMPLE.COM', 'Case.Person@Example.com']) {
+      const duplicate = await server.request('POST', '/api/auth/register', { body: { email, password: 'another-pass' } });
+      expectError(duplicate, 409, 'email_taken');
+    }
+    expect(await userCount()).toBe(before);
+    expect((await server.request('POST', '/api/auth/login', { body: { email: 'case.person@example.com', password: 'original-pass' } })).status).toBe(200);
+    expectError(await server.request('POST', '/api/auth/login', { body: { email: 'case.person@example.com', password: 'another-pass' } }), 401, 'invalid_credentials');
+  });
+
+  test('two concurrent registrations of one email: one 201, one 409', async () => {
+    const body = { email: 'race@example.com', password: 'password123' };
+    const results = await Promise.all([
+      server.request('POST', '/api/auth/register', { body }),
+      server.request('POST', '/api/auth/register', { body: { ...body, email: 'RACE@example.com' } }),
+    ]);
+    expect(results.map((result) => result.status).sort()).toEqual([201, 409]);
+    expect(results.find((result) => result.status === 409)!.body.error.code).toBe('email_taken');
+  });
+});
+
+describe('POST /api/auth/login', () => {
+  test('the demo user signs in, in any letter case', async () => {
+    for (const email of ['test@example.com', 'TEST@Example.COM']) {
+      const response = await server.request('POST', '/api/auth/login', { body: { email, password: 'password' } });
+      expect(response.status).toBe(200);
+      expect(response.body.user).toEqual({ id: 1, email: 'test@example.com', name: 'Test User' });
+      expect(typeof response.body.token).toBe('string');
+    }
+  });
+
+  test('wrong password and unknown email answer the very same 401 body', async () => {
+    const wrongPassword = await server.request('POST', '/api/auth/login', { body: { email: 'test@example.com', password: 'not-the-password' } });
+    const unknownEmail = await server.request('POST', '/api/auth/login', { body: { email: 'nobody@example.com', password: 'password' } });
+    expectError(wrongPassword, 401, 'invalid_credentials');
+    expectError(unknownEmail, 401, 'invalid_credentials');
+    expect(wrongPassword.body).toEqual(unknownEmail.body);
+    expect(Object.keys(wrongPassword.body.error).sort()).toEqual(['code', 'message']);
+  });
+
+  test('missing fields → 400 validation_error', async () => {
+    expectError(await server.request('POST', '/api/auth/login', { body: { email: 'test@example.com' } }), 400, 'validation_error');
+    expectError(await server.request('POST', '/api/auth/login', { body: { password: 'password' } }), 400, 'validation_error');
+    expectError(await server.request('POST', '/api/auth/login', { body: {} }), 400, 'validation_error');
+  });
+});
+
+describe('GET /api/auth/me', () => {
+  const secret = testConfig().jwtSecret;
+  const demoUser = { id: 1, email: 'test@example.com', name: 'Test User' };
+
+  test('200 {user} with a valid token', async () => {
+    const token = await createTokens(secret, 60).sign(demoUser);
+    const response = await server.request('GET', '/api/auth/me', { token });
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ user: demoUser });
+  });
+
+  const badAuthorization: [string, () => Promise<string | undefined>][] = [
+    ['no Authorization header', async () => undefined],
+    ['an empty bearer', async () => 'Bearer '],
+    ['a garbage token', async () => 'Bearer not.a.jwt'],
+    ['a token signed with another secret', async () => `Bearer ${await createTokens('x'.repeat(48), 60).sign(demoUser)}`],
+    ['an expired token', async () => `Bearer ${await createTokens(secret, -60).sign(demoUser)}`],
+    ['a token for a user that does not exist', async () => `Bearer ${await createTokens(secret, 60).sign({ id: 999_999, email: 'ghost@example.com', name: null })}`],
+    ['a non-Bearer scheme', async () => `Basic ${btoa('test@example.com:password')}`],
+  ];
+  for (const [label, authorization] of badAuthorization) {
+    test(`${label} → 401 unauthorized`, async () => {
+      const value = await authorization();
+      const response = await server.request('GET', '/api/auth/me', { headers: value === undefined ? {} : { authorization: value } });
+      expectError(response, 401, 'unauthorized');
+    });
+  }
+
+  test('a token expires after its lifetime', async () => {
+    const token = await createTokens(secret, 1).sign(demoUser);
+    expect((await server.request('GET', '/api/auth/me', { token })).status).toBe(200);
+    const { exp } = payloadOf(token) as { exp: number };
+    // Wait out the token's own expiry second, then it must be refused.
+    await Bun.sleep(Math.max(0, exp * 1000 - Date.now()) + 1100);
+    expectError(await server.request('GET', '/api/auth/me', { token }), 401, 'unauthorized');
+  });
+});

@@ -1,0 +1,222 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import postgres from 'postgres';
+import { loadConfig } from '../../src/config';
+import { openDatabase, type DatabaseHandle } from '../../src/db/client';
+import { createLogger } from '../../src/lib/logger';
+import { startServer, type RunningServer } from '../../src/server';
+import { createSeatFeed } from '../../src/services/seat-feed-transport';
+import { createTestDatabaseUrl, usingPostgres } from '../support/database';
+import { testConfig } from '../support/server';
+import { connect, waitFor, type TestSocket } from '../support/ws';
+
+/**
+ * SPEC §4: several server processes on one PostgreSQL. Two servers in this process, each with
+ * its own pool and its own LISTEN connection on one fresh database, stand in for two processes
+ * (tests/scale-out/workers.test.ts runs real ones).
+ */
+
+const seatMessageTypes = new Set(['subscribed', 'booking_created', 'booking_cancelled', 'seat_update']);
+
+if (!usingPostgres()) {
+  // CI's PGlite run: PGlite is one process, so there is nothing to scale out; check that it stays so.
+  test('PGlite run: the seat feed stays in-process and WORKERS>1 is refused (scale-out tests need DATABASE_URL=postgres://…)', async () => {
+    expect(() => loadConfig({ WORKERS: '2' })).toThrow('WORKERS above 1 needs DATABASE_URL on PostgreSQL');
+    expect(() => loadConfig({ WORKERS: '2', DATABASE_URL: 'memory://' })).toThrow('WORKERS above 1 needs DATABASE_URL on PostgreSQL');
+    const database = await openDatabase('memory://');
+    try {
+      const feed = await createSeatFeed(database, { logger: createLogger('silent'), onReconnect: async () => {} });
+      expect(feed.transport).toBe('in-process');
+      await feed.close();
+    } finally {
+      await database.close();
+    }
+  });
+} else {
+  describe('two servers on one PostgreSQL', () => {
+    interface Node extends RunningServer {
+      name: string;
+      wsUrl: string;
+      logLines: Record<string, any>[];
+    }
+
+    let databaseUrl: string;
+    let databaseName: string;
+    /** On the server's base database: pg_stat_activity, pg_terminate_backend, ALTER DATABASE. */
+    let admin: postgres.Sql;
+    /** On the test database, connected before any outage, to read what the database holds. */
+    let inspector: postgres.Sql;
+    const handles: DatabaseHandle[] = [];
+    let a: Node;
+    let b: Node;
+    let bListenerPid: number;
+    let token: string;
+
+    async function startNode(name: string, coalesceMs: number, seed: boolean): Promise<Node> {
+      // Own pool and own LISTEN connection, as a separate process would have.
+      const database = await openDatabase(databaseUrl, { maxConnections: 5 });
+      handles.push(database);
+      const logLines: Record<string, any>[] = [];
+      const logger = createLogger('info', (line) => logLines.push(JSON.parse(line)));
+      const server = await startServer(testConfig({ seedDemo: seed, fanoutCoalesceMs: coalesceMs }), { database, logger });
+      return { ...server, name, wsUrl: `ws://127.0.0.1:${server.port}`, logLines };
+    }
+
+    const listenerPids = async () =>
+      (await admin`select pid from pg_stat_activity where datname = ${databaseName} and application_name = 'seatwatch-listener'`).map((row) => Number(row.pid));
+
+    async function call(node: Node, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+      const response = await fetch(`http://127.0.0.1:${node.port}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: response.status, body: await response.json() };
+    }
+
+    async function createEvent(capacity: number): Promise<number> {
+      const created = await call(a, 'POST', '/api/events', { name: `scale-out ${capacity}`, startsAt: '2030-01-01T20:00:00Z', capacity });
+      expect(created.status).toBe(201);
+      return created.body.event.id;
+    }
+
+    async function watch(node: Node, eventId: number): Promise<TestSocket> {
+      const watcher = connect(`${node.wsUrl}/ws/events/${eventId}?token=${token}`);
+      await watcher.nextOfType('subscribed');
+      return watcher;
+    }
+
+    async function seatsInDatabase(eventId: number) {
+      const [row] = await inspector`select available_seats, capacity, version from events where id = ${eventId}`;
+      return row;
+    }
+
+    const seatMessages = (watcher: TestSocket) => watcher.messages.filter((message) => seatMessageTypes.has(message?.type));
+    const lastSeatMessage = (watcher: TestSocket) => seatMessages(watcher).at(-1);
+
+    /** Waits until the watcher's newest seat message carries `version`, then returns it. */
+    async function settled(watcher: TestSocket, version: number, timeoutMs = 10_000) {
+      await waitFor(() => lastSeatMessage(watcher)?.version === version, timeoutMs, `version ${version}; last seen ${JSON.stringify(lastSeatMessage(watcher))}`);
+      return lastSeatMessage(watcher);
+    }
+
+    beforeAll(async () => {
+      databaseUrl = await createTestDatabaseUrl();
+      databaseName = new URL(databaseUrl).pathname.slice(1);
+      admin = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+      inspector = postgres(databaseUrl, { max: 1, onnotice: () => {}, idle_timeout: 0 });
+      a = await startNode('A', 0, true);
+      const before = await listenerPids();
+      // B coalesces bursts as the default config does; A sends every change.
+      b = await startNode('B', 50, false);
+      await inspector`select 1`;
+      bListenerPid = (await listenerPids()).find((pid) => !before.includes(pid))!;
+      expect(bListenerPid).toBeNumber();
+      const login = await fetch(`http://127.0.0.1:${a.port}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'test@example.com', password: 'password' }),
+      });
+      token = (await login.json()).token;
+    });
+
+    afterAll(async () => {
+      await admin?.unsafe(`alter database "${databaseName}" allow_connections true`).catch(() => {});
+      await Promise.all([a?.stop(), b?.stop()]);
+      await Promise.all(handles.map((handle) => handle.close()));
+      await Promise.all([admin?.end(), inspector?.end()]);
+    });
+
+    test('both servers publish from PostgreSQL LISTEN/NOTIFY', async () => {
+      expect(await listenerPids()).toHaveLength(2);
+    });
+
+    test('a booking through A reaches watchers on B and on A, with the right seats and version', async () => {
+      const eventId = await createEvent(100);
+      const onA = await watch(a, eventId);
+      const onB = await watch(b, eventId);
+
+      const booked = await call(a, 'POST', '/api/bookings', { eventId, quantity: 2 });
+      expect(booked.status).toBe(201);
+      expect(booked.body.availableSeats).toBe(98);
+      const expected = { type: 'booking_created', eventId, availableSeats: 98, capacity: 100, version: 2 };
+      expect(await onB.nextOfType('booking_created')).toEqual(expected);
+      expect(await onA.nextOfType('booking_created')).toEqual(expected);
+
+      // And back the other way: a cancel through B reaches A.
+      const cancelled = await call(b, 'DELETE', `/api/bookings/${booked.body.booking.id}`);
+      expect(cancelled.status).toBe(200);
+      const restored = { type: 'booking_cancelled', eventId, availableSeats: 100, capacity: 100, version: 3 };
+      expect(await onA.nextOfType('booking_cancelled')).toEqual(restored);
+      expect(await onB.nextOfType('booking_cancelled')).toEqual(restored);
+      onA.close();
+      onB.close();
+    });
+
+    test('400 concurrent bookings over both servers: no oversell, versions only rise, every watcher ends on the database state', async () => {
+      const capacity = 300;
+      const eventId = await createEvent(capacity);
+      const watchers = await Promise.all([a, a, a, b, b, b].map((node) => watch(node, eventId)));
+
+      const results = await Promise.all(Array.from({ length: 400 }, (_, i) => call(i % 2 === 0 ? a : b, 'POST', '/api/bookings', { eventId })));
+      const statuses = results.map((result) => result.status);
+      expect(statuses.filter((status) => status === 201)).toHaveLength(capacity);
+      expect(statuses.filter((status) => status === 409)).toHaveLength(400 - capacity);
+      expect(results.every((result) => result.status === 201 || result.body.error.code === 'sold_out')).toBe(true);
+
+      const [confirmed] = await inspector`select coalesce(sum(quantity), 0)::int as seats from bookings where event_id = ${eventId} and status = 'confirmed'`;
+      expect(confirmed!.seats).toBe(capacity);
+      const final = await seatsInDatabase(eventId);
+      expect(final).toEqual({ available_seats: 0, capacity, version: 1 + capacity });
+
+      for (const watcher of watchers) {
+        const last = await settled(watcher, final!.version);
+        expect(last).toMatchObject({ eventId, availableSeats: 0, capacity, version: final!.version });
+        const versions = seatMessages(watcher).map((message) => message.version);
+        for (let i = 1; i < versions.length; i++) expect(versions[i]).toBeGreaterThan(versions[i - 1]);
+        watcher.close();
+      }
+    });
+
+    test("B's LISTEN connection killed and held down: a booking through A meanwhile still reaches B's watcher after recovery", async () => {
+      const eventId = await createEvent(50);
+      const onA = await watch(a, eventId);
+      const onB = await watch(b, eventId);
+      expect((await call(a, 'POST', '/api/bookings', { eventId })).status).toBe(201);
+      await settled(onB, 2);
+
+      // The database refuses new connections (as while restarting), then B's listener is killed:
+      // it cannot come back until connections are allowed again.
+      await admin.unsafe(`alter database "${databaseName}" allow_connections false`);
+      try {
+        const [terminated] = await admin`select pg_terminate_backend(${bListenerPid}) as done`;
+        expect(terminated!.done).toBe(true);
+        await waitFor(() => b.logLines.some((line) => line.msg.startsWith('seat feed: LISTEN reconnect failed')), 10_000, 'a failed reconnect on B');
+        expect(b.logLines.some((line) => line.level === 'warn' && line.msg.startsWith('seat feed: LISTEN connection lost'))).toBe(true);
+
+        // A's pool is still connected; its own listener is untouched.
+        for (let i = 0; i < 3; i++) expect((await call(a, 'POST', '/api/bookings', { eventId, quantity: 2 })).status).toBe(201);
+        await settled(onA, 5);
+        // B heard none of it: its listener is down.
+        expect(lastSeatMessage(onB).version).toBe(2);
+      } finally {
+        await admin.unsafe(`alter database "${databaseName}" allow_connections true`);
+      }
+
+      const final = await seatsInDatabase(eventId);
+      expect(final).toEqual({ available_seats: 43, capacity: 50, version: 5 });
+      // Recovery re-reads the watched events and publishes what B's watcher missed.
+      const last = await settled(onB, 5, 20_000);
+      expect(last).toMatchObject({ eventId, availableSeats: 43, capacity: 50, version: 5 });
+      const recovered = b.logLines.find((line) => line.msg.startsWith('seat feed: LISTEN connection recovered'));
+      expect(recovered).toMatchObject({ level: 'info' });
+      expect(recovered!.outageMs).toBeGreaterThan(0);
+      expect((await listenerPids()).filter((pid) => pid !== bListenerPid)).toHaveLength(2);
+
+      // And it is live again: the next booking arrives as a notification.
+      expect((await call(a, 'POST', '/api/bookings', { eventId })).status).toBe(201);
+      expect(await onB.next((message) => message.version === 6)).toEqual({ type: 'booking_created', eventId, availableSeats: 42, capacity: 50, version: 6 });
+      onA.close();
+      onB.close();
+    });
+  });
+}

@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { eq } from 'drizzle-orm';
+import type { DatabaseHandle } from '../../src/db/client';
+import { bookings, events, users } from '../../src/db/schema';
+import { AppError, type ErrorCode } from '../../src/lib/errors';
+import { bookSeats, cancelBooking } from '../../src/services/booking';
+import { createEvent, getSeatState, getSeatStates, getVisibleEvent, listEvents, updateEvent } from '../../src/services/event';
+import { createInProcessSeatFeed, type SeatChange } from '../../src/services/seat-feed';
+import { openTestDatabase } from '../support/server';
+
+/** The event rules as plain functions over a real database, no HTTP. */
+
+let database: DatabaseHandle;
+const seatFeed = createInProcessSeatFeed();
+const emitted: SeatChange[] = [];
+let organizerId: number;
+let otherId: number;
+
+beforeAll(async () => {
+  database = await openTestDatabase();
+  const rows = await database.db
+    .insert(users)
+    .values([
+      { email: 'organizer@example.com', passwordHash: 'not-a-real-hash' },
+      { email: 'other@example.com', passwordHash: 'not-a-real-hash' },
+    ])
+    .returning({ id: users.id });
+  [organizerId, otherId] = rows.map((row) => row.id) as [number, number];
+  seatFeed.subscribe((change) => emitted.push(change));
+}, 60_000);
+afterAll(() => database.close());
+
+const newEvent = (capacity: number, status: 'draft' | 'published' = 'published') =>
+  createEvent(database.db, organizerId, { name: `Event of ${capacity}`, startsAt: new Date('2031-02-02T19:00:00Z'), capacity, status });
+
+async function eventRow(eventId: number) {
+  const [row] = await database.db.select().from(events).where(eq(events.id, eventId));
+  return row!;
+}
+
+async function refusal(action: Promise<unknown>, code: ErrorCode): Promise<AppError> {
+  try {
+    await action;
+  } catch (error) {
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe(code);
+    return error as AppError;
+  }
+  throw new Error(`expected ${code}, but it succeeded`);
+}
+
+const changesOf = (eventId: number) => emitted.filter((change) => change.eventId === eventId);
+
+describe('create, list, get', () => {
+  test('createEvent: all seats free, version 1, defaults', async () => {
+    const event = await newEvent(7);
+    expect(event).toMatchObject({ capacity: 7, availableSeats: 7, version: 1, status: 'published', organizerId, description: '', venue: '', startsAt: '2031-02-02T19:00:00.000Z' });
+  });
+
+  test('drafts are visible to their organizer only, in lists, gets and seat states', async () => {
+    const draft = await newEvent(3, 'draft');
+    const published = await newEvent(4);
+    const anonymousIds = (await listEvents(database.db, null, { limit: 500, offset: 0 })).map((event) => event.id);
+    const otherIds = (await listEvents(database.db, otherId, { limit: 500, offset: 0 })).map((event) => event.id);
+    const organizerIds = (await listEvents(database.db, organizerId, { limit: 500, offset: 0 })).map((event) => event.id);
+    expect(anonymousIds).toContain(published.id);
+    expect(anonymousIds).not.toContain(draft.id);
+    expect(otherIds).not.toContain(draft.id);
+    expect(organizerIds).toContain(draft.id);
+    expect(organizerIds).toEqual([...organizerIds].sort((a, b) => a - b));
+
+    expect(await getVisibleEvent(database.db, draft.id, organizerId)).toEqual(draft);
+    await refusal(getVisibleEvent(database.db, draft.id, otherId), 'event_not_found');
+    await refusal(getVisibleEvent(database.db, draft.id, null), 'event_not_found');
+    expect(await getSeatState(database.db, draft.id, otherId)).toBeNull();
+    expect(await getSeatState(database.db, draft.id, organizerId)).toEqual({ eventId: draft.id, availableSeats: 3, capacity: 3, version: 1 });
+    // Catch-up reads every watched event, whoever may see it.
+    const states = await getSeatStates(database.db, [draft.id, published.id]);
+    expect(states.map((state) => state.eventId).sort((a, b) => a - b)).toEqual([draft.id, published.id]);
+    expect(await getSeatStates(database.db, [])).toEqual([]);
+  });
+
+  test('limit and offset', async () => {
+    const all = await listEvents(database.db, organizerId, { limit: 500, offset: 0 });
+    expect(all.length).toBeGreaterThanOrEqual(3);
+    expect(await listEvents(database.db, organizerId, { limit: 2, offset: 1 })).toEqual(all.slice(1, 3));
+  });
+});
+
+describe('updateEvent', () => {
+  test('capacity changes move availableSeats by the same amount, bump version, emit seat_update after commit', async () => {
+    const event = await newEvent(10);
+    await bookSeats(database.db, seatFeed, { userId: otherId, eventId: event.id, quantity: 4 });
+    expect(await updateEvent(database.db, seatFeed, organizerId, event.id, { capacity: 12 })).toMatchObject({ capacity: 12, availableSeats: 8, version: 3 });
+    expect(await updateEvent(database.db, seatFeed, organizerId, event.id, { capacity: 4 })).toMatchObject({ capacity: 4, availableSeats: 0, version: 4 });
+    expect(changesOf(event.id).filter((change) => change.kind === 'seat_update')).toEqual([
+      { eventId: event.id, kind: 'seat_update', availableSeats: 8, capacity: 12, version: 3 },
+      { eventId: event.id, kind: 'seat_update', availableSeats: 0, capacity: 4, version: 4 },
+    ]);
+  });
+
+  test('details only, or the same capacity: no version bump, nothing emitted', async () => {
+    const event = await newEvent(6);
+    const renamed = await updateEvent(database.db, seatFeed, organizerId, event.id, { name: 'Renamed', capacity: 6, venue: 'Elsewhere' });
+    expect(renamed).toMatchObject({ name: 'Renamed', venue: 'Elsewhere', capacity: 6, availableSeats: 6, version: 1 });
+    expect(changesOf(event.id)).toEqual([]);
+  });
+
+  test('refusals: capacity_below_booked with bookedSeats, forbidden, event_not_found; nothing changes', async () => {
+    const event = await newEvent(10);
+    const draft = await newEvent(5, 'draft');
+    await bookSeats(database.db, seatFeed, { userId: otherId, eventId: event.id, quantity: 6 });
+    const before = await eventRow(event.id);
+    const below = await refusal(updateEvent(database.db, seatFeed, organizerId, event.id, { capacity: 5, name: 'Changed' }), 'capacity_below_booked');
+    expect(below.status).toBe(409);
+    expect(below.toBody().error.bookedSeats).toBe(6);
+    expect((await refusal(updateEvent(database.db, seatFeed, otherId, event.id, { name: 'Mine' }), 'forbidden')).status).toBe(403);
+    await refusal(updateEvent(database.db, seatFeed, otherId, draft.id, { name: 'Mine' }), 'event_not_found');
+    await refusal(updateEvent(database.db, seatFeed, organizerId, 2_000_000, { name: 'Ghost' }), 'event_not_found');
+    expect(await eventRow(event.id)).toEqual(before);
+    expect(changesOf(event.id).filter((change) => change.kind === 'seat_update')).toEqual([]);
+  });
+
+  test('capacity edits racing with bookings and cancellations keep the arithmetic exact', async () => {
+    const event = await newEvent(30);
+    const made = await Promise.allSettled(Array.from({ length: 20 }, () => bookSeats(database.db, seatFeed, { userId: otherId, eventId: event.id, quantity: 2 })));
+    const booked = made.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value.booking] : []));
+    const operations: Promise<unknown>[] = [];
+    for (let index = 0; index < 40; index++) {
+      if (index % 4 === 0) operations.push(updateEvent(database.db, seatFeed, organizerId, event.id, { capacity: 10 + ((index * 7) % 40) }));
+      else if (index % 4 === 1 && booked.length > 0) operations.push(cancelBooking(database.db, seatFeed, otherId, booked.pop()!.id));
+      else operations.push(bookSeats(database.db, seatFeed, { userId: otherId, eventId: event.id, quantity: 1 }));
+    }
+    const outcomes = await Promise.allSettled(operations);
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') expect(['sold_out', 'capacity_below_booked']).toContain((outcome.reason as AppError).code);
+    }
+    const row = await eventRow(event.id);
+    const confirmedSeats = (await database.db.select().from(bookings).where(eq(bookings.eventId, event.id)))
+      .filter((booking) => booking.status === 'confirmed')
+      .reduce((sum, booking) => sum + booking.quantity, 0);
+    expect(row.availableSeats).toBe(row.capacity - confirmedSeats);
+    for (const change of changesOf(event.id)) {
+      expect(change.availableSeats).toBeGreaterThanOrEqual(0);
+      expect(change.availableSeats).toBeLessThanOrEqual(change.capacity);
+    }
+    expect(row.version).toBe(1 + changesOf(event.id).length);
+  });
+});

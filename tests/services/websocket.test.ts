@@ -1,0 +1,275 @@
+import { describe, expect, test } from 'bun:test';
+import { createLogger } from '../../src/lib/logger';
+import type { SeatStateFields } from '../../src/protocol';
+import { createWebSocketManager, type ManagedSocket, type Publisher, type SeatStateLoader } from '../../src/services/websocket';
+
+/**
+ * Manager-level tests for what a real socket cannot show deterministically: the rate bucket
+ * against an injected clock, and the exact interleaving of a snapshot read with a committed
+ * change. Everything else is tested against a real server in tests/routes/websocket*.test.ts.
+ *
+ * The fakes stand in for Bun (a socket and the server's topic publish), not for our code.
+ */
+class FakeSocket implements ManagedSocket {
+  readonly received: any[] = [];
+  readonly topics = new Set<string>();
+  closedWith: { code?: number; reason?: string } | null = null;
+  send(data: string): number {
+    this.received.push(JSON.parse(data));
+    return data.length;
+  }
+  close(code?: number, reason?: string): void {
+    this.closedWith = { code, reason };
+  }
+  subscribe(topic: string): void {
+    this.topics.add(topic);
+  }
+  unsubscribe(topic: string): void {
+    this.topics.delete(topic);
+  }
+  ofType(type: string) {
+    return this.received.filter((message) => message.type === type);
+  }
+  /** Versions of everything this socket received about an event, snapshots included, in order. */
+  versions(eventId: number): number[] {
+    return this.received.filter((message) => message.eventId === eventId && typeof message.version === 'number').map((message) => message.version);
+  }
+  last(eventId: number) {
+    return this.received.filter((message) => message.eventId === eventId && typeof message.version === 'number').at(-1);
+  }
+}
+
+/** Bun's server.publish: delivers to the sockets subscribed to the topic at that moment. */
+function fakeServer(sockets: () => FakeSocket[]): Publisher {
+  return {
+    publish(topic, data) {
+      let delivered = 0;
+      for (const socket of sockets()) {
+        if (socket.topics.has(topic) && !socket.closedWith) {
+          socket.send(data);
+          delivered += 1;
+        }
+      }
+      return delivered;
+    },
+  };
+}
+
+const user = (id: number) => ({ id, email: `u${id}@example.com`, name: null });
+const farFuture = () => Math.floor(Date.now() / 1000) + 3600;
+const flushMicrotasks = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** A database stand-in whose reads the test releases one by one, to place commits between read and reply. */
+function controlledLoader() {
+  const waiting: { eventId: number; resolve: (state: SeatStateFields | null) => void }[] = [];
+  const loader: SeatStateLoader = (eventId) => new Promise((resolve) => waiting.push({ eventId, resolve }));
+  return {
+    loader,
+    pending: () => waiting.length,
+    release(state: SeatStateFields | null) {
+      const next = waiting.shift();
+      if (!next) throw new Error('no read in flight');
+      next.resolve(state);
+    },
+  };
+}
+
+function managerWith(options: { loader: SeatStateLoader; coalesceMs?: number; now?: () => number }) {
+  const sockets: FakeSocket[] = [];
+  const manager = createWebSocketManager({
+    loadSeatState: options.loader,
+    coalesceMs: options.coalesceMs ?? 0,
+    logger: createLogger('silent'),
+    now: options.now,
+  });
+  manager.attachPublisher(fakeServer(() => sockets));
+  const open = (userId = 1) => {
+    const socket = new FakeSocket();
+    sockets.push(socket);
+    manager.openGeneral(socket, user(userId), farFuture());
+    return socket;
+  };
+  return { manager, open };
+}
+
+const state = (version: number, availableSeats = 100 - version): SeatStateFields => ({ eventId: 7, availableSeats, capacity: 100, version });
+
+describe('snapshot read racing a committed change', () => {
+  test('first watcher: a change committed after the read but handled before the reply is not lost', async () => {
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader });
+    const socket = open();
+    const subscribing = manager.handleMessage(socket, { type: 'subscribe_event', eventId: 7 });
+    await flushMicrotasks();
+    expect(db.pending()).toBe(1);
+    // The read saw version 5; version 6 commits and reaches the manager before the read returns.
+    manager.handleSeatChange({ ...state(6), kind: 'booking_created' });
+    db.release(state(5));
+    await subscribing;
+    // Changes stop here: the watcher must hold the database's state (version 6).
+    expect(socket.last(7)).toMatchObject({ version: 6, availableSeats: 94 });
+    manager.stop();
+  });
+
+  test('a read in flight keeps the event tracked even when the last other watcher leaves meanwhile', async () => {
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader });
+    const first = open();
+    const firstSubscribed = manager.handleMessage(first, { type: 'subscribe_event', eventId: 7 });
+    await flushMicrotasks();
+    db.release(state(3));
+    await firstSubscribed;
+
+    const second = open();
+    const secondSubscribed = manager.handleMessage(second, { type: 'subscribe_event', eventId: 7 });
+    await flushMicrotasks();
+    await manager.handleMessage(first, { type: 'unsubscribe_event', eventId: 7 });
+    manager.handleSeatChange({ ...state(4), kind: 'booking_created' });
+    db.release(state(3));
+    await secondSubscribed;
+    expect(second.last(7)).toMatchObject({ version: 4 });
+    manager.stop();
+  });
+
+  test('a read newer than what was sent: others are brought level before the newcomer joins, nobody goes back', async () => {
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 20 });
+    const first = open();
+    const firstSubscribed = manager.handleMessage(first, { type: 'subscribe_event', eventId: 7 });
+    await flushMicrotasks();
+    db.release(state(1));
+    await firstSubscribed;
+    manager.handleSeatChange({ ...state(2), kind: 'booking_created' }); // sent at once, window opens
+    manager.handleSeatChange({ ...state(3), kind: 'booking_created' }); // pending in the window
+
+    const second = open();
+    const secondSubscribed = manager.handleMessage(second, { type: 'subscribe_event', eventId: 7 });
+    await flushMicrotasks();
+    db.release(state(5)); // the database is already at 5; 4 and 5 are still on their way
+    await secondSubscribed;
+    manager.handleSeatChange({ ...state(4), kind: 'booking_created' });
+    manager.handleSeatChange({ ...state(5), kind: 'booking_created' });
+    manager.handleSeatChange({ ...state(6), kind: 'booking_created' });
+    await Bun.sleep(80);
+    for (const socket of [first, second]) {
+      const versions = socket.versions(7);
+      for (let i = 1; i < versions.length; i++) expect(versions[i]!).toBeGreaterThan(versions[i - 1]!);
+      expect(socket.last(7)).toMatchObject({ version: 6 });
+    }
+    expect(second.versions(7)).toEqual([5, 6]);
+    manager.stop();
+  });
+
+  test('a stale change arriving after the snapshot is never sent', async () => {
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader });
+    const socket = open();
+    const subscribing = manager.handleMessage(socket, { type: 'subscribe_event', eventId: 7 });
+    await flushMicrotasks();
+    db.release(state(9));
+    await subscribing;
+    manager.handleSeatChange({ ...state(8), kind: 'booking_created' });
+    manager.handleSeatChange({ ...state(9), kind: 'booking_created' });
+    expect(socket.versions(7)).toEqual([9]);
+    manager.stop();
+  });
+
+  test('the tracking of an event whose read found nothing is let go', async () => {
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 20 });
+    const socket = open();
+    const subscribing = manager.handleMessage(socket, { type: 'subscribe_event', eventId: 7 });
+    await flushMicrotasks();
+    manager.handleSeatChange({ ...state(2), kind: 'booking_created' });
+    db.release(null);
+    await subscribing;
+    expect(socket.ofType('error')).toEqual([expect.objectContaining({ code: 'event_not_found', eventId: 7 })]);
+    expect(manager.watchedEventIds()).toEqual([]);
+    manager.stop();
+  });
+});
+
+describe('coalescing', () => {
+  test('first change of a quiet spell goes at once, the burst collapses to its latest, nothing is skipped at the end', async () => {
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 30 });
+    const socket = open();
+    const subscribing = manager.handleMessage(socket, { type: 'subscribe_event', eventId: 7 });
+    await flushMicrotasks();
+    db.release(state(1));
+    await subscribing;
+    for (let version = 2; version <= 20; version++) manager.handleSeatChange({ ...state(version), kind: 'booking_created' });
+    expect(socket.versions(7)).toEqual([1, 2]);
+    await Bun.sleep(45);
+    expect(socket.versions(7)).toEqual([1, 2, 20]);
+    await Bun.sleep(45);
+    // The window closed quietly; the next change is sent at once again.
+    manager.handleSeatChange({ ...state(21), kind: 'booking_cancelled' });
+    expect(socket.received.at(-1)).toEqual({ type: 'booking_cancelled', eventId: 7, availableSeats: 79, capacity: 100, version: 21 });
+    manager.stop();
+  });
+});
+
+describe('rate bucket (injected clock)', () => {
+  function clocked() {
+    let nowMs = 1_000_000;
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader, now: () => nowMs });
+    return { manager, socket: open(), advance: (ms: number) => (nowMs += ms) };
+  }
+
+  const ping = { type: 'ping' };
+
+  test('40 at once, then 20 a second; one rate_limited error a second at most', async () => {
+    const { manager, socket, advance } = clocked();
+    for (let i = 0; i < 45; i++) await manager.handleMessage(socket, ping);
+    expect(socket.ofType('pong')).toHaveLength(40);
+    expect(socket.ofType('error')).toEqual([expect.objectContaining({ code: 'rate_limited' })]);
+
+    advance(500); // refills 10
+    for (let i = 0; i < 12; i++) await manager.handleMessage(socket, ping);
+    expect(socket.ofType('pong')).toHaveLength(50);
+    expect(socket.ofType('error')).toHaveLength(1); // within a second of the last error
+
+    advance(500);
+    for (let i = 0; i < 12; i++) await manager.handleMessage(socket, ping);
+    expect(socket.ofType('pong')).toHaveLength(60);
+    expect(socket.ofType('error')).toHaveLength(2);
+
+    advance(10_000); // the bucket never holds more than 40
+    for (let i = 0; i < 50; i++) await manager.handleMessage(socket, ping);
+    expect(socket.ofType('pong')).toHaveLength(100);
+    expect(socket.closedWith).toBeNull();
+    manager.stop();
+  });
+
+  test('the 200th drop within 10 s closes 4429; drops spread wider do not', async () => {
+    const { manager, socket, advance } = clocked();
+    for (let i = 0; i < 40; i++) await manager.handleMessage(socket, ping);
+    for (let i = 0; i < 199; i++) await manager.handleMessage(socket, ping);
+    expect(socket.closedWith).toBeNull();
+    advance(10_001);
+    // A new window: the bucket refilled (40 answered), then 199 more drops stay under the limit.
+    for (let i = 0; i < 40 + 199; i++) await manager.handleMessage(socket, ping);
+    expect(socket.closedWith).toBeNull();
+    await manager.handleMessage(socket, ping);
+    expect(socket.closedWith).toEqual({ code: 4429, reason: expect.any(String) });
+    manager.stop();
+  });
+
+  test('the rate_limited answer waits its turn behind answers still in progress', async () => {
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader });
+    const socket = open();
+    const replies: Promise<void>[] = [manager.handleMessage(socket, { type: 'subscribe_event', eventId: 7 })];
+    for (let i = 0; i < 45; i++) replies.push(manager.handleMessage(socket, ping));
+    await flushMicrotasks();
+    db.release(state(1));
+    await Promise.all(replies);
+    const types = socket.received.map((message) => message.type);
+    expect(types.slice(0, 2)).toEqual(['connection_established', 'subscribed']);
+    expect(types.slice(2, 41)).toEqual(Array(39).fill('pong'));
+    expect(types.slice(41)).toEqual(['error']);
+    manager.stop();
+  });
+});

@@ -1,0 +1,213 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { eq } from 'drizzle-orm';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { DatabaseHandle } from '../../src/db/client';
+import { events, users } from '../../src/db/schema';
+import { bookSeats } from '../../src/services/booking';
+import { createInProcessSeatFeed } from '../../src/services/seat-feed';
+import { openTestDatabase, startTestServer, type TestServer } from '../support/server';
+
+/**
+ * The dashboard in real Chromium (Debian's, driven by playwright-core): two signed-in users on
+ * the same events, one's bookings moving the other's counts live, and the connection indicator
+ * through a server restart on the same port and database.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const LIVE_UPDATE_MS = 1000;
+const artifactsDirectory = fileURLToPath(new URL('../../artifacts/', import.meta.url));
+
+if (!existsSync(CHROMIUM)) {
+  if (process.env.CI) {
+    test('Chromium is installed for the dashboard tests', () => {
+      throw new Error(`${CHROMIUM} is missing: CI must install it (apt-get install chromium) so the dashboard is tested in a browser`);
+    });
+  } else {
+    console.warn(`tests/web/dashboard.test.ts: SKIPPED, ${CHROMIUM} not found. Install Debian's chromium to run the dashboard tests in a real browser.`);
+    test.skip(`dashboard in Chromium (skipped: ${CHROMIUM} not found)`, () => {});
+  }
+} else {
+  describe('dashboard in Chromium', () => {
+    let database: DatabaseHandle;
+    let server: TestServer;
+    let browser: Browser;
+    let contexts: BrowserContext[] = [];
+    /** test@example.com */
+    let buyer: Page;
+    /** alice@example.com, watching the same events */
+    let watcher: Page;
+
+    beforeAll(async () => {
+      mkdirSync(artifactsDirectory, { recursive: true });
+      database = await openTestDatabase();
+      server = await startTestServer({ database });
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+        timeout: 30_000,
+      });
+      contexts = [await browser.newContext({ viewport: { width: 1360, height: 900 } }), await browser.newContext({ viewport: { width: 1360, height: 900 } })];
+      for (const context of contexts) context.setDefaultTimeout(10_000);
+      buyer = await contexts[0]!.newPage();
+      watcher = await contexts[1]!.newPage();
+    }, 60_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await server?.stop();
+      await database?.close();
+    });
+
+    const seatCount = (page: Page, eventId: number) => page.locator(`[data-event-id="${eventId}"] [data-available-seats]`);
+    const indicator = (page: Page) => page.locator('[data-connection-state]');
+
+    /** Waits until the page shows this count for the event, at most `timeoutMs`. */
+    async function expectCount(page: Page, eventId: number, count: number, timeoutMs: number): Promise<void> {
+      await page.waitForFunction(
+        ([selector, expected]) => document.querySelector(selector as string)?.textContent === String(expected),
+        [`[data-event-id="${eventId}"] [data-available-seats]`, count] as const,
+        { timeout: timeoutMs },
+      );
+    }
+
+    async function expectState(page: Page, state: string, timeoutMs: number): Promise<void> {
+      await page.waitForSelector(`[data-connection-state="${state}"]`, { timeout: timeoutMs });
+    }
+
+    async function seatsInDatabase(eventId: number): Promise<number> {
+      const [row] = await database.db.select({ availableSeats: events.availableSeats }).from(events).where(eq(events.id, eventId));
+      return row!.availableSeats;
+    }
+
+    async function signIn(page: Page, email: string): Promise<void> {
+      await page.goto(server.url);
+      await page.fill('input[name="email"]', email);
+      await page.fill('input[name="password"]', 'password');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await expectState(page, 'open', 10_000);
+      await expectCount(page, 1, await seatsInDatabase(1), 5000);
+    }
+
+    test('GET / serves the page with the demo account filled in, and a script with no server code', async () => {
+      const page = await server.request('GET', '/');
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toContain('text/html');
+      expect(page.body).toContain('name="email" type="email" autocomplete="username" required value="test@example.com"');
+      expect(page.body).toContain('value="password"');
+      expect(page.body).not.toContain('{{');
+
+      const script = await fetch(`${server.url}/assets/dashboard.js`);
+      expect(script.status).toBe(200);
+      expect(script.headers.get('content-type')).toContain('javascript');
+      const code = await script.text();
+      expect(code).toContain('subscribe_event');
+      // Types only from the protocol and services: no zod, no drizzle in the browser.
+      expect(code).not.toContain('ZodError');
+      expect(code).not.toContain('drizzle');
+
+      const css = await fetch(`${server.url}/assets/dashboard.css`);
+      expect(css.status).toBe(200);
+      expect(css.headers.get('content-type')).toContain('text/css');
+    });
+
+    test('a new visitor sees the sign-in form prefilled; signing in shows live events', async () => {
+      await buyer.goto(server.url);
+      expect(await buyer.inputValue('input[name="email"]')).toBe('test@example.com');
+      expect(await buyer.inputValue('input[name="password"]')).toBe('password');
+      expect(await indicator(buyer).getAttribute('data-connection-state')).toBe('closed');
+      expect(await indicator(buyer).innerText()).toContain('Offline');
+      await buyer.screenshot({ path: `${artifactsDirectory}dashboard-sign-in.png` });
+
+      await buyer.getByRole('button', { name: 'Sign in' }).click();
+      await expectState(buyer, 'open', 10_000);
+      expect(await indicator(buyer).innerText()).toContain('Connected');
+      await expectCount(buyer, 1, 50, 5000);
+      expect(await buyer.locator('[data-event-id]').count()).toBeGreaterThanOrEqual(4);
+      // The organizer's own draft is listed, not on sale.
+      expect(await buyer.locator('[data-event-id]', { hasText: 'Secret Rehearsal' }).locator('[data-action="book"]').count()).toBe(0);
+      await buyer.locator('[data-message-log] code', { hasText: '"type":"subscribed"' }).first().waitFor({ timeout: 5000 });
+
+      await signIn(watcher, 'alice@example.com');
+      expect(await watcher.locator('[data-account-name]').innerText()).toBe('Alice');
+    }, 30_000);
+
+    test("one user's booking and cancellation move the other user's count within a second, without reload", async () => {
+      const before = await seatsInDatabase(1);
+      const buyerCard = buyer.locator('[data-event-id="1"]');
+      await buyerCard.locator('select[name="quantity"]').selectOption('2');
+      await buyerCard.getByRole('button', { name: 'Book seats for Demo Concert' }).click();
+      await expectCount(watcher, 1, before - 2, LIVE_UPDATE_MS);
+      await expectCount(buyer, 1, before - 2, LIVE_UPDATE_MS);
+      expect(await seatsInDatabase(1)).toBe(before - 2);
+
+      const booking = buyer.locator('[data-booking-id][data-status="confirmed"]', { hasText: 'Demo Concert' }).first();
+      await booking.waitFor({ timeout: 5000 });
+      expect(await booking.innerText()).toContain('2 seats');
+      await buyer.locator('[data-notice]', { hasText: 'Booked 2 seats for Demo Concert' }).waitFor({ timeout: 5000 });
+
+      await booking.getByRole('button', { name: /Cancel booking #\d+: 2 seats for Demo Concert/ }).click();
+      await expectCount(watcher, 1, before, LIVE_UPDATE_MS);
+      await expectCount(buyer, 1, before, LIVE_UPDATE_MS);
+      await buyer.locator('[data-booking-id][data-status="cancelled"]', { hasText: 'Demo Concert' }).first().waitFor({ timeout: 5000 });
+      expect(await seatsInDatabase(1)).toBe(before);
+      // The raw panel saw both broadcasts.
+      await watcher.locator('[data-message-log] code', { hasText: '"type":"booking_cancelled"' }).first().waitFor({ timeout: 5000 });
+      expect(await watcher.locator('[data-message-log] code', { hasText: '"type":"booking_created"' }).count()).toBeGreaterThan(0);
+    }, 30_000);
+
+    test('selling the last seats shows sold out to everyone; booking works from the keyboard', async () => {
+      // Tiny Theatre Matinee: 5 seats.
+      const tinyId = Number(await buyer.locator('[data-event-id]', { hasText: 'Tiny Theatre Matinee' }).getAttribute('data-event-id'));
+      const card = buyer.locator(`[data-event-id="${tinyId}"]`);
+      await card.locator('select[name="quantity"]').selectOption('5');
+      await card.locator('select[name="quantity"]').focus();
+      await buyer.keyboard.press('Tab');
+      expect(await buyer.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Book seats for Tiny Theatre Matinee');
+      await buyer.keyboard.press('Enter');
+
+      await expectCount(watcher, tinyId, 0, LIVE_UPDATE_MS);
+      const watcherCard = watcher.locator(`[data-event-id="${tinyId}"]`);
+      await watcherCard.locator('.badge-sold-out').waitFor({ state: 'visible', timeout: 2000 });
+      expect(await watcherCard.getAttribute('class')).toContain('is-sold-out');
+      expect(await watcherCard.locator('[data-action="book"]').isDisabled()).toBe(true);
+      expect(await watcherCard.locator('[data-action="book"]').innerText()).toBe('Sold out');
+    }, 30_000);
+
+    test('the indicator shows reconnecting while the server is away and connected when it returns, with the right count', async () => {
+      const port = server.port;
+      await server.stop();
+      await expectState(buyer, 'reconnecting', 5000);
+      await expectState(watcher, 'reconnecting', 5000);
+      expect(await indicator(watcher).innerText()).toContain('Reconnecting');
+      expect(await watcher.locator('[data-banner]').isVisible()).toBe(true);
+      await watcher.screenshot({ path: `${artifactsDirectory}dashboard-reconnecting.png` });
+
+      // Seats sold while no server runs: only the database knows.
+      const [alice] = await database.db.select({ id: users.id }).from(users).where(eq(users.email, 'alice@example.com'));
+      await bookSeats(database.db, createInProcessSeatFeed(), { userId: alice!.id, eventId: 1, quantity: 3 });
+      const expected = await seatsInDatabase(1);
+
+      server = await startTestServer({ database, config: { port } });
+      // The page backs off up to 10 s between attempts; bounded well above that.
+      await expectState(watcher, 'open', 20_000);
+      await expectState(buyer, 'open', 20_000);
+      expect(await indicator(watcher).innerText()).toContain('Connected');
+      expect(await watcher.locator('[data-banner]').isVisible()).toBe(false);
+      await expectCount(watcher, 1, expected, 5000);
+      await expectCount(buyer, 1, expected, 5000);
+      // Alice's booking made while away appears in her list after the reconnect.
+      await watcher.locator('[data-booking-id][data-status="confirmed"]', { hasText: 'Demo Concert' }).first().waitFor({ timeout: 5000 });
+
+      // Live again on the new server.
+      await buyer.locator('[data-event-id="2"]').getByRole('button', { name: 'Book seats for Jazz Night' }).click();
+      await expectCount(watcher, 2, 119, LIVE_UPDATE_MS);
+
+      await buyer.mouse.move(0, 0);
+      await buyer.locator('[data-notice]').waitFor({ state: 'hidden', timeout: 10_000 });
+      await buyer.screenshot({ path: `${artifactsDirectory}dashboard.png`, fullPage: true });
+      expect(existsSync(`${artifactsDirectory}dashboard.png`)).toBe(true);
+    }, 60_000);
+  });
+}
