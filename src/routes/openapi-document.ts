@@ -1,4 +1,5 @@
 import { toOpenAPISchema } from '@elysiajs/openapi';
+import { enumToOpenApi, nullToOpenApi } from '@elysiajs/openapi/openapi';
 import type { AnyElysia } from 'elysia';
 import { z } from 'zod';
 import { AppError, errors, type ErrorCode } from '../lib/errors';
@@ -261,7 +262,26 @@ function stripDialect(schema: JsonSchema | undefined): JsonSchema | undefined {
 /** `idempotency-key` → `Idempotency-Key`, as people write headers. */
 const headerName = (name: string) => name.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
 
-function enrich(method: string, path: string, operation: OpenApiOperation): OpenApiOperation {
+/**
+ * The zod body schema of every route, by `METHOD /path/{param}`. The generator leaves a body's
+ * content empty when the app has its own parse hook (createApp caps body size while parsing),
+ * so the JSON body is taken from the route's schema here.
+ */
+function routeBodySchemas(app: AnyElysia): Map<string, JsonSchema> {
+  const schemas = new Map<string, JsonSchema>();
+  // The routes of the whole app, as toOpenAPISchema itself reads them (protected in Elysia's types).
+  const globalRoutes = (app as unknown as { getGlobalRoutes(): AnyElysia['routes'] }).getGlobalRoutes();
+  for (const route of globalRoutes) {
+    const body: unknown = route.hooks?.body;
+    if (!(body instanceof z.ZodType)) continue;
+    // In the generator's own OpenAPI 3.1 spelling, as for every other schema in the document.
+    const schema = nullToOpenApi(enumToOpenApi(zodInputSchema(body) as never), '3.1.0') as JsonSchema;
+    schemas.set(`${route.method.toUpperCase()} ${route.path.replace(/:(\w+)/g, '{$1}')}`, schema);
+  }
+  return schemas;
+}
+
+function enrich(method: string, path: string, operation: OpenApiOperation, bodySchema: JsonSchema | undefined): OpenApiOperation {
   const contract = operationContracts[`${method.toUpperCase()} ${path}`];
   const enriched: OpenApiOperation = { ...operation };
   if (operation.parameters) {
@@ -271,9 +291,10 @@ function enrich(method: string, path: string, operation: OpenApiOperation): Open
       schema: stripDialect(parameter.schema),
     }));
   }
-  const jsonBody = operation.requestBody?.content['application/json'];
   // The API speaks JSON only, whatever else the generator assumes a body could be.
-  if (jsonBody) enriched.requestBody = { required: true, content: { 'application/json': { schema: stripDialect(jsonBody.schema)! } } };
+  const jsonBody = bodySchema ?? operation.requestBody?.content['application/json']?.schema;
+  if (jsonBody) enriched.requestBody = { required: true, content: { 'application/json': { schema: stripDialect(jsonBody)! } } };
+  else delete enriched.requestBody;
   if (!contract) {
     enriched.responses ??= { 200: { description: 'OK' } };
     return enriched;
@@ -305,10 +326,13 @@ export function buildOpenApiDocument(app: AnyElysia): OpenApiDocument {
   const generated = toOpenAPISchema(app, undefined, undefined, { zod: zodInputSchema }, '3.1.0') as unknown as {
     paths: Record<string, Record<string, OpenApiOperation>>;
   };
+  const bodySchemas = routeBodySchemas(app);
   const paths: OpenApiDocument['paths'] = {};
   for (const [path, operations] of Object.entries(generated.paths)) {
     paths[path] = {};
-    for (const [method, operation] of Object.entries(operations)) paths[path][method] = enrich(method, path, operation);
+    for (const [method, operation] of Object.entries(operations)) {
+      paths[path][method] = enrich(method, path, operation, bodySchemas.get(`${method.toUpperCase()} ${path}`));
+    }
   }
   return {
     openapi: '3.1.0',
