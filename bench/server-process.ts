@@ -1,0 +1,97 @@
+/**
+ * A Seatwatch server in its own process, started by the bench runner with the environment it
+ * needs (PORT=0, DATABASE_URL, FANOUT_COALESCE_MS, …). Prints `{ready, port}` on stdout, then
+ * answers the runner's commands: memory, CPU, commit times of seat changes, a seat audit.
+ */
+import { heapStats } from 'bun:jsc';
+import { and, eq, sql } from 'drizzle-orm';
+import { loadConfig } from '../src/config';
+import { bookings, events } from '../src/db/schema';
+import { createLogger } from '../src/lib/logger';
+import { startServer } from '../src/server';
+import type { SeatChange } from '../src/services/seat-feed';
+import { emitLine, residentMB, serveCommands } from './child-protocol';
+import { benchClockMs } from './clock';
+
+const config = loadConfig(process.env);
+// stdout is the command channel, so the server's log lines go to stderr.
+const logger = createLogger(config.logLevel, (line) => process.stderr.write(line + '\n'));
+const server = await startServer(config, { logger });
+
+/**
+ * When each version of each event was committed. bookSeats calls `seatFeed.committed` right
+ * after COMMIT returns and before anything is published (on PostgreSQL the change is then
+ * published when its NOTIFY comes back), so wrapping it here timestamps the commit itself; the
+ * feed subscription (publish time) is the fallback, and the earlier of the two is kept.
+ */
+const commitTimes = new Map<number, Map<number, number>>();
+function recordCommit(change: SeatChange): void {
+  const at = benchClockMs();
+  let byVersion = commitTimes.get(change.eventId);
+  if (!byVersion) {
+    byVersion = new Map();
+    commitTimes.set(change.eventId, byVersion);
+  }
+  const known = byVersion.get(change.version);
+  if (known === undefined || at < known) byVersion.set(change.version, at);
+}
+const feed = server.seatFeed;
+const handOver = feed.committed.bind(feed);
+feed.committed = (change) => {
+  recordCommit(change);
+  handOver(change);
+};
+feed.subscribe(recordCommit);
+
+emitLine({ ready: true, port: server.port });
+
+let peakRssMB = residentMB();
+const rssSampler = setInterval(() => {
+  peakRssMB = Math.max(peakRssMB, residentMB());
+}, 50);
+
+const { db } = server.database;
+
+await serveCommands(
+  {
+    rss: (args: { gc?: boolean } = {}) => {
+      const rssMB = residentMB(args.gc);
+      peakRssMB = Math.max(peakRssMB, rssMB);
+      return { rssMB, peakRssMB };
+    },
+    'reset-peak': () => {
+      peakRssMB = residentMB();
+      return { peakRssMB };
+    },
+    cpu: () => process.cpuUsage(),
+    /** JavaScript heap size and the most numerous object types, to see what a connection costs. */
+    'heap-stats': () => {
+      Bun.gc(true);
+      const stats = heapStats();
+      const topTypes = Object.entries(stats.objectTypeCounts)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 25);
+      return { heapSizeMB: stats.heapSize / 2 ** 20, extraMemoryMB: stats.extraMemorySize / 2 ** 20, objectCount: stats.objectCount, topTypes };
+    },
+    'feed-transport': () => ({ transport: feed.transport }),
+    connections: () => ({ ...server.websocket.stats(), connections: server.websocket.clients.size }),
+    commits: (args: { eventId: number }) => [...(commitTimes.get(args.eventId) ?? new Map()).entries()],
+    'seat-audit': async (args: { eventId: number }) => {
+      const [event] = await db
+        .select({ capacity: events.capacity, availableSeats: events.availableSeats, version: events.version })
+        .from(events)
+        .where(eq(events.id, args.eventId));
+      const [booked] = await db
+        .select({ confirmedSeats: sql<number>`coalesce(sum(${bookings.quantity}), 0)::int`, confirmedBookings: sql<number>`count(*)::int` })
+        .from(bookings)
+        .where(and(eq(bookings.eventId, args.eventId), eq(bookings.status, 'confirmed')));
+      if (!event || !booked) throw new Error(`event ${args.eventId} not found`);
+      return { ...event, confirmedSeats: Number(booked.confirmedSeats), confirmedBookings: Number(booked.confirmedBookings) };
+    },
+  },
+  async () => {
+    clearInterval(rssSampler);
+    await server.stop();
+    process.exit(0);
+  },
+);

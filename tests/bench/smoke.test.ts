@@ -1,0 +1,70 @@
+import { expect, test } from 'bun:test';
+
+/**
+ * Every benchmark scenario, tiny, through `bun run bench … --json`, so none of them can rot.
+ * Only shapes and guarantees are asserted (fields present and numeric, no oversell, watchers
+ * end on the final state) — never speed, which depends on the machine.
+ */
+
+const ARGS = ['--json', '--n', '40', '--m', '3', '--seats', '30', '--bookers', '4', '--concurrency', '4'];
+const SCENARIOS = ['fanout', 'booking', 'connections', 'selloff', 'slow-consumer'];
+
+async function runBench(scenarios: string[]): Promise<any[]> {
+  const bench = Bun.spawn(['bun', 'run', 'bench', ...scenarios, ...ARGS], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: process.env,
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(bench.stdout).text(), new Response(bench.stderr).text(), bench.exited]);
+  if (exitCode !== 0) console.error(stderr);
+  expect(exitCode).toBe(0);
+  return stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+}
+
+function expectNumbers(object: Record<string, unknown>, fields: string[]): void {
+  for (const field of fields) {
+    expect({ field, type: typeof object[field] }).toEqual({ field, type: 'number' });
+    expect(Number.isFinite(object[field] as number)).toBe(true);
+  }
+}
+
+test(
+  'bun run bench: every scenario runs small and reports its SPEC §7 fields',
+  async () => {
+    // Two bench runs side by side (each starts at most one embedded database at a time).
+    const halves = [SCENARIOS.slice(0, 3), SCENARIOS.slice(3)];
+    const outputs = await Promise.all(halves.map(runBench));
+    const reports = outputs.flat();
+    expect(reports.map((report) => report.scenario)).toEqual(SCENARIOS);
+    const [fanout, booking, connections, selloff, slowConsumer] = reports;
+
+    expect(fanout.n).toBe(40);
+    expect(fanout.m).toBe(3);
+    for (const side of [fanout.seatwatch, fanout.bare]) expectNumbers(side, ['deliveriesPerSec', 'lastMsP50', 'lastMsP99']);
+    expectNumbers(fanout.ratio, ['deliveriesPerSec', 'lastMsP50']);
+
+    expectNumbers(booking, ['concurrency', 'bookingsPerSec', 'latencyMsP50', 'latencyMsP99', 'baselineBookingsPerSec', 'ratio']);
+    expect(booking.concurrency).toBe(4);
+    expect(booking.confirmed).toBe(30);
+    expect(booking.oversold).toBe(false);
+
+    expectNumbers(selloff, ['watchers', 'seats', 'bookers', 'coalesceMs', 'bookingsPerSec', 'lagMsP50', 'lagMsP99', 'lagMsMax', 'messagesPerWatcher', 'serverRssMB']);
+    expect(selloff).toMatchObject({ watchers: 40, seats: 30, bookers: 4, coalesceMs: 50, allWatchersFinal: true, oversold: false, versionsStrictlyIncrease: true });
+    expect(selloff.withoutCoalescing).toMatchObject({ coalesceMs: 0, allWatchersFinal: true, oversold: false, versionsStrictlyIncrease: true, messagesPerWatcher: 30 });
+    // A window can only merge messages, never add any.
+    expect(selloff.messagesPerWatcher).toBeLessThanOrEqual(30);
+
+    expectNumbers(connections, ['n', 'rssPerConnectionKB']);
+    expect(connections.n).toBe(40);
+
+    expectNumbers(slowConsumer, ['bookings', 'serverRssPeakMB']);
+    expect(slowConsumer.bookings).toBe(3);
+    expect(slowConsumer.othersFinal).toBe(true);
+    expect(typeof slowConsumer.stalledClientDropped).toBe('boolean');
+  },
+  { timeout: 120_000 },
+);
