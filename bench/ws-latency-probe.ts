@@ -3,7 +3,7 @@
  * the time from each booking's HTTP response to the last watcher's receipt of that booking's
  * version, over M sequential bookings (default 50). Prints p50/p99/max.
  *
- *   ulimit -n 20000 && bun bench/ws-latency-probe.ts [--n 1000] [--m 50]
+ *   ulimit -n 20000 && bun bench/ws-latency-probe.ts [--n 1000] [--m 50] [--workers 1]
  *
  * The server runs in its own process (src/index.ts), so the watchers' work does not share its
  * event loop: on in-memory PGlite, or on a fresh database created for the run when DATABASE_URL
@@ -13,7 +13,9 @@
 import { parseArgs } from 'node:util';
 import { createTestDatabaseUrl } from '../tests/support/database';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '1000' }, m: { type: 'string', default: '50' } } });
+const { values } = parseArgs({
+  options: { n: { type: 'string', default: '1000' }, m: { type: 'string', default: '50' }, workers: { type: 'string', default: '1' } },
+});
 const watcherCount = Number(values.n);
 const bookingCount = Number(values.m);
 
@@ -26,7 +28,8 @@ const serverProcess = Bun.spawn(['bun', 'src/index.ts'], {
     SEED_DEMO: 'true',
     FANOUT_COALESCE_MS: '0',
     LOG_LEVEL: 'info',
-    WORKERS: '1',
+    // WORKERS>1 needs PostgreSQL; the workers share the port and the kernel spreads the watchers.
+    WORKERS: values.workers,
   },
   stdout: 'pipe',
   stderr: 'inherit',
