@@ -70,26 +70,16 @@ export type ParsedClientMessage =
   | { ok: true; message: ClientMessage }
   | { ok: false; code: 'invalid_message' | 'unknown_type'; message: string };
 
-/** JSON's insignificant whitespace; text that starts with it is left as it is by Elysia. */
-const leadingJsonWhitespace = /^[ \t\n\r]/;
-
 /**
- * Parses a text frame as Elysia hands it over. Elysia JSON-decodes text starting with `{`, `[`,
- * `"` or `/` (and turns `123`, `true`, `null` into values), so `frame` may be any value. A string
- * that arrives is the content of a JSON string literal, text that failed to parse, or text
- * Elysia did not try: only the last can still be a JSON object, and only if it starts with
- * whitespace. Decoding every string again would accept `"{\"type\":\"ping\"}"` (a JSON string,
- * not an object) as a ping.
+ * Parses one text frame exactly as the client sent it. Only a JSON object is a message: text that
+ * is not JSON, or JSON that is a number, string, array or null, is `invalid_message`.
  */
-export function parseClientMessage(frame: unknown): ParsedClientMessage {
-  let value = frame;
-  if (typeof frame === 'string') {
-    if (!leadingJsonWhitespace.test(frame)) return { ok: false, code: 'invalid_message', message: 'Message must be a JSON object' };
-    try {
-      value = JSON.parse(frame);
-    } catch {
-      return { ok: false, code: 'invalid_message', message: 'Message is not valid JSON' };
-    }
+export function parseClientMessage(text: string): ParsedClientMessage {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, code: 'invalid_message', message: 'Message is not valid JSON' };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, code: 'invalid_message', message: 'Message must be a JSON object' };

@@ -1,4 +1,5 @@
 import { createApp, type App } from './app';
+import { websocketHandlers } from './routes/websocket';
 import type { Config } from './config';
 import { openDatabase, type DatabaseHandle } from './db/client';
 import { seedDemoData } from './db/seed';
@@ -62,7 +63,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       set.headers['x-seatwatch-worker'] = workerId;
     });
   }
-  app.listen({ port: config.port, hostname: config.host });
+  app.listen({ port: config.port, hostname: config.host, websocket: websocketHandlers(websocket) });
   const server = app.server!;
   const port = server.port!;
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;

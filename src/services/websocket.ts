@@ -395,17 +395,17 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     return client.queue;
   }
 
-  function handleMessage(socket: ManagedSocket, raw: unknown): Promise<void> {
+  function handleMessage(socket: ManagedSocket, raw: string | Uint8Array): Promise<void> {
     const client = clientsBySocket.get(socket);
     if (!client || client.closing || client.refusingMessages) return Promise.resolve();
     if (!takeRateToken(client)) return client.queue;
     return enqueue(client, () => answer(client, raw));
   }
 
-  async function answer(client: ClientState, raw: unknown): Promise<void> {
+  async function answer(client: ClientState, raw: string | Uint8Array): Promise<void> {
     // Gone while this waited in the queue: nobody to answer, no database read to spend.
     if (client.closing) return;
-    if (raw instanceof Uint8Array || raw instanceof ArrayBuffer) {
+    if (typeof raw !== 'string') {
       sendError(client, 'invalid_message', 'Binary frames are not supported; send JSON text');
       return;
     }

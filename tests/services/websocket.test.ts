@@ -99,7 +99,7 @@ describe('snapshot read racing a committed change', () => {
     const db = controlledLoader();
     const { manager, open } = managerWith({ loader: db.loader });
     const socket = open();
-    const subscribing = manager.handleMessage(socket, { type: 'subscribe_event', eventId: 7 });
+    const subscribing = manager.handleMessage(socket, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
     await flushMicrotasks();
     expect(db.pending()).toBe(1);
     // The read saw version 5; version 6 commits and reaches the manager before the read returns.
@@ -115,15 +115,15 @@ describe('snapshot read racing a committed change', () => {
     const db = controlledLoader();
     const { manager, open } = managerWith({ loader: db.loader });
     const first = open();
-    const firstSubscribed = manager.handleMessage(first, { type: 'subscribe_event', eventId: 7 });
+    const firstSubscribed = manager.handleMessage(first, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
     await flushMicrotasks();
     db.release(state(3));
     await firstSubscribed;
 
     const second = open();
-    const secondSubscribed = manager.handleMessage(second, { type: 'subscribe_event', eventId: 7 });
+    const secondSubscribed = manager.handleMessage(second, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
     await flushMicrotasks();
-    await manager.handleMessage(first, { type: 'unsubscribe_event', eventId: 7 });
+    await manager.handleMessage(first, JSON.stringify({ type: 'unsubscribe_event', eventId: 7 }));
     manager.handleSeatChange({ ...state(4), kind: 'booking_created' });
     db.release(state(3));
     await secondSubscribed;
@@ -135,7 +135,7 @@ describe('snapshot read racing a committed change', () => {
     const db = controlledLoader();
     const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 20 });
     const first = open();
-    const firstSubscribed = manager.handleMessage(first, { type: 'subscribe_event', eventId: 7 });
+    const firstSubscribed = manager.handleMessage(first, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
     await flushMicrotasks();
     db.release(state(1));
     await firstSubscribed;
@@ -143,7 +143,7 @@ describe('snapshot read racing a committed change', () => {
     manager.handleSeatChange({ ...state(3), kind: 'booking_created' }); // pending in the window
 
     const second = open();
-    const secondSubscribed = manager.handleMessage(second, { type: 'subscribe_event', eventId: 7 });
+    const secondSubscribed = manager.handleMessage(second, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
     await flushMicrotasks();
     db.release(state(5)); // the database is already at 5; 4 and 5 are still on their way
     await secondSubscribed;
@@ -164,7 +164,7 @@ describe('snapshot read racing a committed change', () => {
     const db = controlledLoader();
     const { manager, open } = managerWith({ loader: db.loader });
     const socket = open();
-    const subscribing = manager.handleMessage(socket, { type: 'subscribe_event', eventId: 7 });
+    const subscribing = manager.handleMessage(socket, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
     await flushMicrotasks();
     db.release(state(9));
     await subscribing;
@@ -178,7 +178,7 @@ describe('snapshot read racing a committed change', () => {
     const db = controlledLoader();
     const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 20 });
     const socket = open();
-    const subscribing = manager.handleMessage(socket, { type: 'subscribe_event', eventId: 7 });
+    const subscribing = manager.handleMessage(socket, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
     await flushMicrotasks();
     manager.handleSeatChange({ ...state(2), kind: 'booking_created' });
     db.release(null);
@@ -194,7 +194,7 @@ describe('coalescing', () => {
     const db = controlledLoader();
     const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 30 });
     const socket = open();
-    const subscribing = manager.handleMessage(socket, { type: 'subscribe_event', eventId: 7 });
+    const subscribing = manager.handleMessage(socket, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
     await flushMicrotasks();
     db.release(state(1));
     await subscribing;
@@ -218,7 +218,7 @@ describe('rate bucket (injected clock)', () => {
     return { manager, socket: open(), advance: (ms: number) => (nowMs += ms) };
   }
 
-  const ping = { type: 'ping' };
+  const ping = JSON.stringify({ type: 'ping' });
 
   test('40 at once, then 20 a second; one rate_limited error a second at most', async () => {
     const { manager, socket, advance } = clocked();
@@ -261,7 +261,7 @@ describe('rate bucket (injected clock)', () => {
     const db = controlledLoader();
     const { manager, open } = managerWith({ loader: db.loader });
     const socket = open();
-    const replies: Promise<void>[] = [manager.handleMessage(socket, { type: 'subscribe_event', eventId: 7 })];
+    const replies: Promise<void>[] = [manager.handleMessage(socket, JSON.stringify({ type: 'subscribe_event', eventId: 7 }))];
     for (let i = 0; i < 45; i++) replies.push(manager.handleMessage(socket, ping));
     await flushMicrotasks();
     db.release(state(1));
