@@ -70,7 +70,8 @@ export function createEventsView(container: HTMLElement, actions: EventsViewActi
     const changed = count.textContent !== String(seats.availableSeats);
     count.textContent = String(seats.availableSeats);
     const soldOut = seats.availableSeats === 0;
-    const low = !soldOut && seats.availableSeats <= Math.max(5, Math.ceil(seats.capacity * 0.1));
+    // "Going fast" only once some have gone: a tiny event with every seat free is not selling out.
+    const low = !soldOut && seats.availableSeats < seats.capacity && seats.availableSeats <= Math.max(5, Math.ceil(seats.capacity * 0.1));
     element.classList.toggle('is-sold-out', soldOut);
     element.classList.toggle('is-low', low);
     element.querySelector('[data-seat-caption]')!.textContent = soldOut
