@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
 import type { DatabaseHandle } from '../../src/db/client';
-import { bookings, events, users } from '../../src/db/schema';
-import { AppError, type ErrorCode } from '../../src/lib/errors';
+import { bookings, users } from '../../src/db/schema';
+import { AppError } from '../../src/lib/errors';
 import { bookSeats, cancelBooking, getBooking, listBookings } from '../../src/services/booking';
 import { createEvent } from '../../src/services/event';
 import { createInProcessSeatFeed, type SeatChange } from '../../src/services/seat-feed';
 import { openTestDatabase } from '../support/server';
+import { readEventRow, refusal } from '../support/services';
 
 /** The booking rules as plain functions over a real database, no HTTP. */
 
@@ -30,22 +31,7 @@ afterAll(() => database.close());
 const newEvent = (capacity: number, status: 'draft' | 'published' = 'published') =>
   createEvent(database.db, organizerId, { name: 'Service event', startsAt: new Date('2031-01-01T20:00:00Z'), capacity, status });
 
-async function eventRow(eventId: number) {
-  const [row] = await database.db.select().from(events).where(eq(events.id, eventId));
-  return row!;
-}
-
-/** Runs `action`, expecting an AppError with this code, and returns it. */
-async function refusal(action: Promise<unknown>, code: ErrorCode): Promise<AppError> {
-  try {
-    await action;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    expect((error as AppError).code).toBe(code);
-    return error as AppError;
-  }
-  throw new Error(`expected ${code}, but it succeeded`);
-}
+const eventRow = (eventId: number) => readEventRow(database.db, eventId);
 
 const changesOf = (eventId: number) => emitted.filter((change) => change.eventId === eventId);
 

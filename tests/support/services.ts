@@ -1,0 +1,25 @@
+import { expect } from 'bun:test';
+import { eq } from 'drizzle-orm';
+import type { Database } from '../../src/db/client';
+import { events } from '../../src/db/schema';
+import { AppError, type ErrorCode } from '../../src/lib/errors';
+
+/** Helpers for tests that call services directly on a database, without HTTP. */
+
+/** The event's row as stored, read afresh. */
+export async function readEventRow(db: Database, eventId: number) {
+  const [row] = await db.select().from(events).where(eq(events.id, eventId));
+  return row!;
+}
+
+/** Runs `action`, expecting an AppError with this code, and returns it. */
+export async function refusal(action: Promise<unknown>, code: ErrorCode): Promise<AppError> {
+  try {
+    await action;
+  } catch (error) {
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe(code);
+    return error as AppError;
+  }
+  throw new Error(`expected ${code}, but it succeeded`);
+}
