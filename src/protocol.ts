@@ -1,8 +1,7 @@
 /**
  * The WebSocket protocol (SPEC §3): the single source of truth for every message. The server
- * parses client messages with these schemas; the client library imports the server types.
- * Types only for the server's side, so browsers that import this file pull in no zod code
- * unless they validate.
+ * parses client messages with these schemas; the client library imports the message types
+ * with `import type` only, so the browser bundle carries none of zod.
  */
 import { z } from 'zod';
 

@@ -1,11 +1,11 @@
 import { createApp, type App } from './app';
-import { websocketHandlers } from './routes/websocket';
 import type { Config } from './config';
 import { openDatabase, type DatabaseHandle } from './db/client';
 import { seedDemoData } from './db/seed';
 import { createLogger, type Logger } from './lib/logger';
 import { createMetrics } from './lib/metrics';
 import { createTokens } from './lib/tokens';
+import { websocketHandlers } from './routes/websocket';
 import { getSeatState, getSeatStates } from './services/event';
 import type { SeatFeed } from './services/seat-feed';
 import { createSeatFeed } from './services/seat-feed-transport';

@@ -60,6 +60,15 @@ test('seed quick test: watch event 1, book, cancel', async () => {
 });
 
 describe('on connect', () => {
+  test('a plain HTTP request to the WebSocket endpoints is 400 bad_request, JSON as everywhere', async () => {
+    for (const path of ['/ws', '/ws/events/1']) {
+      const response = await server.request('GET', path);
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(response.body).toEqual({ error: { code: 'bad_request', message: 'Expected a WebSocket upgrade request' } });
+    }
+  });
+
   test('/ws greets with a client id and the user id, and nothing else', async () => {
     const socket = connect(`${server.wsUrl}/ws?token=${token}`);
     const hello = await socket.nextOfType('connection_established');
