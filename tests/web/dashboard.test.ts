@@ -25,8 +25,8 @@ if (!existsSync(CHROMIUM)) {
       throw new Error(`${CHROMIUM} is missing: CI must install it (apt-get install chromium) so the dashboard is tested in a browser`);
     });
   } else {
+    // Outside CI a machine with nothing but Bun still passes `bun test`; it is told plainly what did not run.
     console.warn(`tests/web/dashboard.test.ts: SKIPPED, ${CHROMIUM} not found. Install Debian's chromium to run the dashboard tests in a real browser.`);
-    test.skip(`dashboard in Chromium (skipped: ${CHROMIUM} not found)`, () => {});
   }
 } else {
   describe('dashboard in Chromium', () => {
@@ -89,28 +89,6 @@ if (!existsSync(CHROMIUM)) {
       await expectState(page, 'open', 10_000);
       await expectCount(page, 1, await seatsInDatabase(1), 5000);
     }
-
-    test('GET / serves the page with the demo account filled in, and a script with no server code', async () => {
-      const page = await server.request('GET', '/');
-      expect(page.status).toBe(200);
-      expect(page.headers.get('content-type')).toContain('text/html');
-      expect(page.body).toContain('name="email" type="email" autocomplete="username" required value="test@example.com"');
-      expect(page.body).toContain('value="password"');
-      expect(page.body).not.toContain('{{');
-
-      const script = await fetch(`${server.url}/assets/dashboard.js`);
-      expect(script.status).toBe(200);
-      expect(script.headers.get('content-type')).toContain('javascript');
-      const code = await script.text();
-      expect(code).toContain('subscribe_event');
-      // Types only from the protocol and services: no zod, no drizzle in the browser.
-      expect(code).not.toContain('ZodError');
-      expect(code).not.toContain('drizzle');
-
-      const css = await fetch(`${server.url}/assets/dashboard.css`);
-      expect(css.status).toBe(200);
-      expect(css.headers.get('content-type')).toContain('text/css');
-    });
 
     test('a new visitor sees the sign-in form prefilled; signing in shows live events', async () => {
       await buyer.goto(server.url);
