@@ -52,7 +52,7 @@ export function websocketHandlers(websocket: WebSocketManager): WebSocketHandler
       else void websocket.openForEvent(socket, verified.user, verified.expiresAt, eventId);
     },
     message(socket, message) {
-      void websocket.handleMessage(socket, typeof message === 'string' ? message : new Uint8Array(message));
+      void websocket.handleMessage(socket, message);
     },
     close(socket) {
       websocket.handleClose(socket);

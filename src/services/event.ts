@@ -131,14 +131,6 @@ export async function updateEvent(
 ): Promise<PublicEvent> {
   const { capacity, ...details } = patch;
   const detailColumns = Object.fromEntries(Object.entries(details).filter(([, value]) => value !== undefined));
-  const capacityColumns =
-    capacity === undefined
-      ? {}
-      : {
-          capacity,
-          availableSeats: sql`${events.availableSeats} + (${capacity}::integer - ${events.capacity})`,
-          version: sql`${events.version} + case when ${events.capacity} = ${capacity}::integer then 0 else 1 end`,
-        };
   const guard =
     capacity === undefined
       ? eq(events.organizerId, userId)
@@ -148,6 +140,17 @@ export async function updateEvent(
     // Locked, so a refusal below is explained by the very state the guard refused.
     const [current] = await tx.select().from(events).where(eq(events.id, eventId)).for('update');
     if (!current) throw errors.eventNotFound(eventId);
+    const capacityChanges = capacity !== undefined && capacity !== current.capacity;
+    // The patch always names a column (validation requires one), so the UPDATE is never empty.
+    const capacityColumns = capacityChanges
+      ? {
+          capacity,
+          availableSeats: sql`${events.availableSeats} + (${capacity}::integer - ${events.capacity})`,
+          version: sql`${events.version} + 1`,
+        }
+      : capacity === undefined
+        ? {}
+        : { capacity };
     const [row] = await tx
       .update(events)
       .set({ ...detailColumns, ...capacityColumns })
@@ -155,7 +158,7 @@ export async function updateEvent(
       .returning();
     if (!row) throw explainRefusedUpdate(current, userId);
     let change: SeatChange | null = null;
-    if (capacity !== undefined && current.capacity !== row.capacity) {
+    if (capacityChanges) {
       change = { eventId, kind: 'seat_update', availableSeats: row.availableSeats, capacity: row.capacity, version: row.version };
       await seatFeed.recordInTransaction(tx, change);
     }

@@ -17,6 +17,7 @@ import { bookSeats } from '../../src/services/booking';
 import { createInProcessSeatFeed } from '../../src/services/seat-feed';
 import { openTestDatabase, startTestServer, testConfig, type TestServer } from '../support/server';
 import { waitFor } from '../support/ws';
+import { createWaiter } from '../support/waiter';
 
 /**
  * The client against a real server on a real database, including a server restart on the same
@@ -80,10 +81,8 @@ function record(client: SeatwatchClient) {
   const states: ConnectionStateChange[] = [];
   const seats: SeatState[] = [];
   const messages: ServerMessage[] = [];
-  const wakers = new Set<() => void>();
-  const wake = () => {
-    for (const waker of [...wakers]) waker();
-  };
+  const waiter = createWaiter();
+  const wake = waiter.wake;
   client.onStateChange((change) => {
     states.push(change);
     wake();
@@ -98,24 +97,11 @@ function record(client: SeatwatchClient) {
   });
 
   function until<T>(label: string, find: () => T | undefined, timeoutMs = 5000): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const found = find();
-        if (found === undefined) return;
-        finish();
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${label}; states ${JSON.stringify(states.map((s) => s.state))}, last messages ${JSON.stringify(messages.slice(-5))}`));
-      }, timeoutMs);
-      const finish = () => {
-        clearTimeout(timer);
-        wakers.delete(check);
-      };
-      wakers.add(check);
-      check();
-    });
+    return waiter.until(
+      find,
+      timeoutMs,
+      () => `timed out after ${timeoutMs} ms waiting for ${label}; states ${JSON.stringify(states.map((s) => s.state))}, last messages ${JSON.stringify(messages.slice(-5))}`,
+    );
   }
 
   return {

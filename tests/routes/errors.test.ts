@@ -2,8 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { MAX_BODY_BYTES } from '../../src/app';
 import type { DatabaseHandle } from '../../src/db/client';
 import { createLogger } from '../../src/lib/logger';
-import { startServer, type RunningServer } from '../../src/server';
-import { openTestDatabase, testConfig } from '../support/server';
+import { openTestDatabase, startTestServer, type TestServer } from '../support/server';
 
 /**
  * Every error code the HTTP API can produce leaves in SPEC's one shape:
@@ -11,7 +10,7 @@ import { openTestDatabase, testConfig } from '../support/server';
  */
 
 let database: DatabaseHandle;
-let server: RunningServer;
+let server: TestServer;
 const logLines: Record<string, unknown>[] = [];
 let testToken: string;
 let aliceToken: string;
@@ -25,22 +24,8 @@ interface Answer {
 }
 
 async function call(method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  let body: string | undefined;
-  if (options.body !== undefined) {
-    headers['content-type'] ??= 'application/json';
-    body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
-  }
-  const response = await fetch(`http://127.0.0.1:${server.port}${path}`, { method, headers, body });
-  const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  return { status: response.status, contentType: response.headers.get('content-type'), requestId: response.headers.get('x-request-id'), text, body: parsed };
+  const { status, headers, text, body } = await server.request(method, path, options);
+  return { status, contentType: headers.get('content-type'), requestId: headers.get('x-request-id'), text, body: body === text ? undefined : body };
 }
 
 const allowedExtras: Record<string, string[]> = {
@@ -66,8 +51,9 @@ function expectErrorShape(answer: Answer, status: number, code: string) {
 
 beforeAll(async () => {
   database = await openTestDatabase();
-  server = await startServer(testConfig({ seedDemo: true, logLevel: 'info' }), {
+  server = await startTestServer({
     database,
+    config: { logLevel: 'info' },
     logger: createLogger('info', (line) => logLines.push(JSON.parse(line))),
   });
   const login = async (email: string) => (await call('POST', '/api/auth/login', { body: { email, password: 'password' } })).body.token as string;

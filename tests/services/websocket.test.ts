@@ -94,12 +94,27 @@ function managerWith(options: { loader: SeatStateLoader; coalesceMs?: number; no
 
 const state = (version: number, availableSeats = 100 - version): SeatStateFields => ({ eventId: 7, availableSeats, capacity: 100, version });
 
+const subscribeToEvent7 = JSON.stringify({ type: 'subscribe_event', eventId: 7 });
+
+/** `subscribe_event` for event 7, its snapshot read answered with `answer` once it is in flight. */
+async function subscribeAnswered(
+  manager: ReturnType<typeof managerWith>['manager'],
+  socket: FakeSocket,
+  db: ReturnType<typeof controlledLoader>,
+  answer: SeatStateFields | null,
+): Promise<void> {
+  const subscribing = manager.handleMessage(socket, subscribeToEvent7);
+  await flushMicrotasks();
+  db.release(answer);
+  await subscribing;
+}
+
 describe('snapshot read racing a committed change', () => {
   test('first watcher: a change committed after the read but handled before the reply is not lost', async () => {
     const db = controlledLoader();
     const { manager, open } = managerWith({ loader: db.loader });
     const socket = open();
-    const subscribing = manager.handleMessage(socket, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
+    const subscribing = manager.handleMessage(socket, subscribeToEvent7);
     await flushMicrotasks();
     expect(db.pending()).toBe(1);
     // The read saw version 5; version 6 commits and reaches the manager before the read returns.
@@ -115,13 +130,10 @@ describe('snapshot read racing a committed change', () => {
     const db = controlledLoader();
     const { manager, open } = managerWith({ loader: db.loader });
     const first = open();
-    const firstSubscribed = manager.handleMessage(first, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
-    await flushMicrotasks();
-    db.release(state(3));
-    await firstSubscribed;
+    await subscribeAnswered(manager, first, db, state(3));
 
     const second = open();
-    const secondSubscribed = manager.handleMessage(second, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
+    const secondSubscribed = manager.handleMessage(second, subscribeToEvent7);
     await flushMicrotasks();
     await manager.handleMessage(first, JSON.stringify({ type: 'unsubscribe_event', eventId: 7 }));
     manager.handleSeatChange({ ...state(4), kind: 'booking_created' });
@@ -135,15 +147,12 @@ describe('snapshot read racing a committed change', () => {
     const db = controlledLoader();
     const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 20 });
     const first = open();
-    const firstSubscribed = manager.handleMessage(first, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
-    await flushMicrotasks();
-    db.release(state(1));
-    await firstSubscribed;
+    await subscribeAnswered(manager, first, db, state(1));
     manager.handleSeatChange({ ...state(2), kind: 'booking_created' }); // sent at once, window opens
     manager.handleSeatChange({ ...state(3), kind: 'booking_created' }); // pending in the window
 
     const second = open();
-    const secondSubscribed = manager.handleMessage(second, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
+    const secondSubscribed = manager.handleMessage(second, subscribeToEvent7);
     await flushMicrotasks();
     db.release(state(5)); // the database is already at 5; 4 and 5 are still on their way
     await secondSubscribed;
@@ -164,10 +173,7 @@ describe('snapshot read racing a committed change', () => {
     const db = controlledLoader();
     const { manager, open } = managerWith({ loader: db.loader });
     const socket = open();
-    const subscribing = manager.handleMessage(socket, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
-    await flushMicrotasks();
-    db.release(state(9));
-    await subscribing;
+    await subscribeAnswered(manager, socket, db, state(9));
     manager.handleSeatChange({ ...state(8), kind: 'booking_created' });
     manager.handleSeatChange({ ...state(9), kind: 'booking_created' });
     expect(socket.versions(7)).toEqual([9]);
@@ -178,7 +184,7 @@ describe('snapshot read racing a committed change', () => {
     const db = controlledLoader();
     const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 20 });
     const socket = open();
-    const subscribing = manager.handleMessage(socket, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
+    const subscribing = manager.handleMessage(socket, subscribeToEvent7);
     await flushMicrotasks();
     manager.handleSeatChange({ ...state(2), kind: 'booking_created' });
     db.release(null);
@@ -194,10 +200,7 @@ describe('coalescing', () => {
     const db = controlledLoader();
     const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 30 });
     const socket = open();
-    const subscribing = manager.handleMessage(socket, JSON.stringify({ type: 'subscribe_event', eventId: 7 }));
-    await flushMicrotasks();
-    db.release(state(1));
-    await subscribing;
+    await subscribeAnswered(manager, socket, db, state(1));
     for (let version = 2; version <= 20; version++) manager.handleSeatChange({ ...state(version), kind: 'booking_created' });
     expect(socket.versions(7)).toEqual([1, 2]);
     await Bun.sleep(45);
@@ -261,7 +264,7 @@ describe('rate bucket (injected clock)', () => {
     const db = controlledLoader();
     const { manager, open } = managerWith({ loader: db.loader });
     const socket = open();
-    const replies: Promise<void>[] = [manager.handleMessage(socket, JSON.stringify({ type: 'subscribe_event', eventId: 7 }))];
+    const replies: Promise<void>[] = [manager.handleMessage(socket, subscribeToEvent7)];
     for (let i = 0; i < 45; i++) replies.push(manager.handleMessage(socket, ping));
     await flushMicrotasks();
     db.release(state(1));

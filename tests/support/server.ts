@@ -12,7 +12,7 @@ setDefaultTimeout(30_000);
 export interface TestServer extends RunningServer {
   wsUrl: string;
   /** fetch against this server with JSON in and out */
-  request(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  request(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers; text: string }>;
 }
 
 /**
@@ -55,7 +55,7 @@ export async function startTestServer(
       try {
         parsed = JSON.parse(text);
       } catch {}
-      return { status: response.status, body: parsed, headers: response.headers };
+      return { status: response.status, body: parsed, headers: response.headers, text };
     },
   };
 }

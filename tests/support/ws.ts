@@ -1,3 +1,5 @@
+import { createWaiter } from './waiter';
+
 /** A real WebSocket client for tests: records every message and waits for specific ones. */
 export interface TestSocket {
   socket: WebSocket;
@@ -15,7 +17,7 @@ export interface TestSocket {
 export function connect(url: string, options: { headers?: Record<string, string> } = {}): TestSocket {
   const socket = options.headers ? new WebSocket(url, { headers: options.headers } as unknown as string[]) : new WebSocket(url);
   const messages: any[] = [];
-  const waiters = new Set<() => void>();
+  const waiter = createWaiter();
   let closedFlag = false;
   let cursor = 0;
   socket.addEventListener('message', (event) => {
@@ -25,43 +27,31 @@ export function connect(url: string, options: { headers?: Record<string, string>
     } catch {
       messages.push(data);
     }
-    for (const wake of waiters) wake();
+    waiter.wake();
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     socket.addEventListener('close', (event) => {
       closedFlag = true;
       resolve({ code: event.code, reason: event.reason });
-      for (const wake of waiters) wake();
+      waiter.wake();
     });
   });
 
   function next(predicate: (message: any) => boolean = () => true, timeoutMs = 5000): Promise<any> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
+    return waiter.until(
+      () => {
         for (let i = cursor; i < messages.length; i++) {
           if (predicate(messages[i])) {
             cursor = i + 1;
-            cleanup();
-            resolve(messages[i]);
-            return;
+            return messages[i];
           }
         }
-        if (closedFlag) {
-          cleanup();
-          reject(new Error(`socket closed while waiting; got ${JSON.stringify(messages.slice(cursor))}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms; got ${JSON.stringify(messages.slice(cursor))}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        waiters.delete(check);
-      };
-      waiters.add(check);
-      check();
-    });
+        if (closedFlag) throw new Error(`socket closed while waiting; got ${JSON.stringify(messages.slice(cursor))}`);
+        return undefined;
+      },
+      timeoutMs,
+      () => `timed out after ${timeoutMs} ms; got ${JSON.stringify(messages.slice(cursor))}`,
+    );
   }
 
   return {
