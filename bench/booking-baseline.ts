@@ -1,6 +1,7 @@
 /**
- * The yardstick for `booking`: the same booking transaction Seatwatch runs (conditional UPDATE
- * of the event, INSERT of the booking, NOTIFY when the server's feed uses it), straight on the
+ * The yardstick for `booking`: the same booking statement Seatwatch runs (conditional UPDATE
+ * of the event feeding the INSERT of the booking, `pg_notify` with the feed's payload when the
+ * server's feed uses it — see bookingStatement in src/services/booking.ts), straight on the
  * driver — postgres.js with the server's pool size, or PGlite in memory — with C concurrent
  * loops and no HTTP, JSON, auth or framework in between.
  */
@@ -18,20 +19,24 @@ const SERVER_POOL_SIZE = 10;
 const BOOKING_USERS = 2;
 const NOTIFY_CHANNEL = 'seatwatch_bench_baseline';
 
-const TAKE_SEATS = `update events set available_seats = available_seats - $2::integer, version = version + 1
-  where id = $1 and status = 'published' and available_seats >= $2::integer
-  returning available_seats, capacity, version`;
+/** The seat feed's payload (encodeSeatChange in src/services/seat-feed-postgres.ts); $4 is the channel. */
+const NOTIFY_COLUMN = `pg_notify($4, concat_ws(',', taken.id::text, 'booking_created'::text, taken.available_seats::text, taken.capacity::text, taken.version::text))`;
+/** One statement, autocommitted: $1 event, $2 quantity, $3 user. */
+const bookingStatement = (notify: boolean) => `with taken as (
+    update events set available_seats = available_seats - $2::integer, version = version + 1
+    where id = $1 and status = 'published' and available_seats >= $2::integer
+    returning id, available_seats, capacity, version),
+  booked as (
+    insert into bookings (event_id, user_id, quantity, idempotency_key, request_fingerprint, available_seats_after)
+    select id, $3, $2, null, null, available_seats from taken returning *)
+  select booked.*, taken.available_seats, taken.capacity, taken.version${notify ? `, ${NOTIFY_COLUMN}` : ''}
+  from booked cross join taken`;
 const EXPLAIN_REFUSAL = `select status, available_seats from events where id = $1 limit 1`;
-const RECORD_BOOKING = `insert into bookings (event_id, user_id, quantity, idempotency_key, request_fingerprint, available_seats_after)
-  values ($1, $2, $3, null, null, $4) returning *`;
-const NOTIFY = `select pg_notify($1, $2)`;
 
 class SoldOut extends Error {}
 
 interface Driver {
   query(text: string, params: unknown[]): Promise<Record<string, any>[]>;
-  /** Runs fn in one transaction. */
-  transaction<T>(fn: (query: Driver['query']) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -39,8 +44,8 @@ async function openDriver(databaseUrl: string): Promise<Driver> {
   if (databaseUrl.startsWith('postgres')) {
     const sql = postgres(databaseUrl, { max: SERVER_POOL_SIZE, onnotice: () => {} });
     return {
-      query: (text, params) => sql.unsafe(text, params as never[]) as Promise<Record<string, any>[]>,
-      transaction: (fn) => sql.begin((tx) => fn((text, params) => tx.unsafe(text, params as never[]) as Promise<Record<string, any>[]>)) as Promise<never>,
+      // Prepared, as the server's booking statement is (Drizzle's prepare() on postgres.js).
+      query: (text, params) => sql.unsafe(text, params as never[], { prepare: true }) as Promise<Record<string, any>[]>,
       close: () => sql.end({ timeout: 5 }),
     };
   }
@@ -49,7 +54,6 @@ async function openDriver(databaseUrl: string): Promise<Driver> {
   await migrate(drizzle({ client }), { migrationsFolder });
   return {
     query: async (text, params) => (await client.query<Record<string, any>>(text, params)).rows,
-    transaction: (fn) => client.transaction((tx) => fn(async (text, params) => (await tx.query<Record<string, any>>(text, params)).rows)),
     close: () => client.close(),
   };
 }
@@ -75,19 +79,12 @@ async function run(args: { databaseUrl: string; concurrency: number; seats: numb
       userIds.push(row!.id);
     }
 
+    const statement = bookingStatement(args.notify);
     async function book(eventId: number, userId: number): Promise<void> {
-      await driver.transaction(async (query) => {
-        const [seats] = await query(TAKE_SEATS, [eventId, 1]);
-        if (!seats) {
-          await query(EXPLAIN_REFUSAL, [eventId]);
-          throw new SoldOut();
-        }
-        await query(RECORD_BOOKING, [eventId, userId, 1, seats.available_seats]);
-        if (args.notify) {
-          const payload = JSON.stringify({ eventId, kind: 'booking_created', availableSeats: seats.available_seats, capacity: seats.capacity, version: seats.version });
-          await query(NOTIFY, [NOTIFY_CHANNEL, payload]);
-        }
-      });
+      const [booked] = await driver.query(statement, args.notify ? [eventId, 1, userId, NOTIFY_CHANNEL] : [eventId, 1, userId]);
+      if (booked) return;
+      await driver.query(EXPLAIN_REFUSAL, [eventId]);
+      throw new SoldOut();
     }
 
     async function sellOut(eventId: number) {

@@ -1,6 +1,6 @@
 /**
  * What NOTIFY costs: booking throughput with the PostgreSQL seat feed (pg_notify inside every
- * booking transaction) against the in-process feed (nothing extra in the transaction), in the
+ * booking statement) against the in-process feed (nothing extra in the statement), in the
  * same run, on the same database, calling bookSeats directly — no HTTP, no WebSockets.
  *
  *   bun bench/notify-cost.ts [--concurrency 64] [--seconds 3] [--rounds 2] [--pool 16] [--json]

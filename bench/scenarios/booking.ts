@@ -9,7 +9,7 @@ import { formatTable } from '../table';
 
 /**
  * C concurrent clients book one event, one seat per request, until sold_out; then the same
- * transaction straight on the driver (booking-baseline.ts) on the same kind of database.
+ * booking statement straight on the driver (booking-baseline.ts) on the same kind of database.
  */
 
 const WARMUP_SEATS = 100;
@@ -40,7 +40,7 @@ export const runBooking: Scenario = async (options, progress) => {
       load.confirmed > seats || audit.availableSeats < 0 || audit.confirmedSeats > audit.capacity || audit.availableSeats + audit.confirmedSeats !== audit.capacity;
     await stopServer.stop();
 
-    progress(`booking: baseline, the same transaction on the bare driver (${database.kind})`);
+    progress(`booking: baseline, the same statement on the bare driver (${database.kind})`);
     const baselineChild = teardown.add(startChild('booking-baseline', './booking-baseline.ts'), (child) => child.stop());
     await baselineChild.ready;
     const baseline = await baselineChild.request<{ confirmed: number; latenciesMs: number[]; elapsedMs: number; oversold: boolean }>(
@@ -71,7 +71,7 @@ export const runBooking: Scenario = async (options, progress) => {
       ['path', 'bookings/s', 'latency ms p50', 'latency ms p99', 'confirmed', 'oversold'],
       [
         ['seatwatch over HTTP', bookingsPerSec, json.latencyMsP50, json.latencyMsP99, load.confirmed, oversold],
-        ['bare driver, same transaction', baselineBookingsPerSec, json.baselineLatencyMsP50, json.baselineLatencyMsP99, baseline.confirmed, baseline.oversold],
+        ['bare driver, same statement', baselineBookingsPerSec, json.baselineLatencyMsP50, json.baselineLatencyMsP99, baseline.confirmed, baseline.oversold],
         ['ratio seatwatch/bare', json.ratio, NaN, NaN, NaN, ''],
       ],
     );

@@ -1,16 +1,22 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { DatabaseHandle } from '../db/client';
 import type { Logger } from '../lib/logger';
-import { createHandlerSet, type SeatChange, type SeatFeed } from './seat-feed';
+import { createHandlerSet, type SeatChange, type SeatChangeSql, type SeatFeed } from './seat-feed';
 
 export const SEAT_CHANNEL = 'seat_changes';
 
 const kinds: ReadonlySet<SeatChange['kind']> = new Set(['booking_created', 'booking_cancelled', 'seat_update']);
 
-/** `eventId,kind,availableSeats,capacity,version`: ids and numbers only, a few dozen bytes. */
-export function encodeSeatChange(change: SeatChange): string {
-  return `${change.eventId},${change.kind},${change.availableSeats},${change.capacity},${change.version}`;
+/**
+ * `eventId,kind,availableSeats,capacity,version`: ids and numbers only, a few dozen bytes. Built
+ * by PostgreSQL, so a statement can notify from the very columns it just wrote.
+ */
+export function encodeSeatChange(change: SeatChangeSql): SQL {
+  const { eventId, kind, availableSeats, capacity, version } = change;
+  return sql`concat_ws(',', ${eventId}::text, ${kind}::text, ${availableSeats}::text, ${capacity}::text, ${version}::text)`;
 }
+
+const notifySeatChange = (change: SeatChangeSql) => sql`pg_notify(${SEAT_CHANNEL}, ${encodeSeatChange(change)})`;
 
 const wholeNumber = (text: string | undefined) => (text !== undefined && /^\d{1,10}$/.test(text) ? Number(text) : null);
 
@@ -94,8 +100,10 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
   return {
     transport: 'postgres',
     async recordInTransaction(tx, change) {
-      await tx.execute(sql`select pg_notify(${SEAT_CHANNEL}, ${encodeSeatChange(change)})`);
+      await tx.execute(sql`select ${notifySeatChange(change)}`);
     },
+    // Queued by the statement that makes the change, so it is delivered only if that commits.
+    recordInStatement: notifySeatChange,
     // The notification comes back through this process's own LISTEN once committed.
     committed() {},
     subscribe: handlers.add,

@@ -1,3 +1,4 @@
+import type { SQL, SQLWrapper } from 'drizzle-orm';
 import type { Database } from '../db/client';
 
 /** A committed change of an event's seats: full state, never a delta, so any one message can be rendered alone. */
@@ -9,16 +10,25 @@ export interface SeatChange {
   version: number;
 }
 
+/** A seat change whose fields are columns of the statement that makes it (or plain values). */
+export type SeatChangeSql = { [K in keyof SeatChange]: SeatChange[K] | SQLWrapper };
+
 export type SeatChangeHandler = (change: SeatChange) => void;
 
 /**
  * How seat changes travel from the transaction that made them to the WebSocket manager(s).
- * Services call `recordInTransaction` inside the transaction and `committed` after it; a
- * transport decides which of the two actually carries the change.
+ * Services record the change inside the transaction — `recordInTransaction`, or, when one
+ * statement makes the change, `recordInStatement` in that statement — and call `committed`
+ * after the commit; a transport decides which of them actually carries the change.
  */
 export interface SeatFeed {
   readonly transport: 'in-process' | 'postgres';
   recordInTransaction(tx: Database, change: SeatChange): Promise<void>;
+  /**
+   * An expression for the select list of the statement that makes the change, recording it as
+   * part of that statement; null when this transport carries changes only through `committed`.
+   */
+  recordInStatement(change: SeatChangeSql): SQL | null;
   committed(change: SeatChange): void;
   subscribe(handler: SeatChangeHandler): () => void;
   close(): Promise<void>;
@@ -43,6 +53,7 @@ export function createInProcessSeatFeed(): SeatFeed {
   return {
     transport: 'in-process',
     async recordInTransaction() {},
+    recordInStatement: () => null,
     committed(change) {
       handlers.emit(change);
     },

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { eq } from 'drizzle-orm';
+import { eq, type SQL } from 'drizzle-orm';
+import type { SelectedFields } from 'drizzle-orm/pg-core';
 import type { DatabaseHandle } from '../../src/db/client';
-import { bookings, users } from '../../src/db/schema';
+import { bookings, events, users } from '../../src/db/schema';
 import { AppError } from '../../src/lib/errors';
 import { bookSeats, cancelBooking, getBooking, listBookings } from '../../src/services/booking';
 import { createEvent } from '../../src/services/event';
@@ -63,6 +64,37 @@ describe('bookSeats', () => {
     expect(await eventRow(event.id)).toEqual(before);
     expect(await database.db.select().from(bookings).where(eq(bookings.eventId, event.id))).toHaveLength(1);
     expect(changesOf(event.id)).toHaveLength(1);
+  });
+
+  test('a refusal overtaken by a cancellation is no answer: the booking is retried under the row lock', async () => {
+    const event = await newEvent(2);
+    const { booking } = await bookSeats(database.db, seatFeed, { userId: buyerIds[0]!, eventId: event.id, quantity: 2 });
+    // The booking below is refused (sold out); then a cancellation commits before the read that
+    // explains the refusal, as it may under READ COMMITTED.
+    let overtaken = false;
+    const racingDb = new Proxy(database.db, {
+      get(target, property) {
+        if (property !== 'select' || overtaken) return Reflect.get(target, property);
+        overtaken = true;
+        return (fields: SelectedFields) => ({
+          from: (table: typeof events) => ({
+            async where(condition: SQL | undefined) {
+              await cancelBooking(target, seatFeed, buyerIds[0]!, booking.id);
+              return target.select(fields).from(table).where(condition);
+            },
+          }),
+        });
+      },
+    });
+    const result = await bookSeats(racingDb, seatFeed, { userId: buyerIds[1]!, eventId: event.id, quantity: 2 });
+    expect(overtaken).toBe(true);
+    expect(result.availableSeats).toBe(0);
+    expect(await eventRow(event.id)).toMatchObject({ availableSeats: 0, version: 4 });
+    expect(changesOf(event.id).map(({ kind, version }) => [kind, version])).toEqual([
+      ['booking_created', 2],
+      ['booking_cancelled', 3],
+      ['booking_created', 4],
+    ]);
   });
 
   test('a draft or a missing event: event_not_found', async () => {

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { sql } from 'drizzle-orm';
+import type { DatabaseHandle } from '../../src/db/client';
+import { users } from '../../src/db/schema';
+import { createLogger } from '../../src/lib/logger';
+import { bookSeats, cancelBooking } from '../../src/services/booking';
+import { createEvent } from '../../src/services/event';
+import type { SeatChange, SeatFeed } from '../../src/services/seat-feed';
+import { createPostgresSeatFeed, decodeSeatChange, encodeSeatChange, SEAT_CHANNEL } from '../../src/services/seat-feed-postgres';
+import { openTestDatabase } from '../support/server';
+import { refusal } from '../support/services';
+import { createWaiter } from '../support/waiter';
+
+/**
+ * The PostgreSQL seat feed's payload and notifications, on the test database (PGlite has
+ * LISTEN/NOTIFY too, so this runs on both): what the SQL encoder builds is what the decoder
+ * reads, and a booking statement notifies exactly once, a refused one never.
+ */
+
+let database: DatabaseHandle;
+let seatFeed: SeatFeed;
+const payloads: string[] = [];
+const waiter = createWaiter();
+let stopRawListen: () => Promise<void>;
+let organizerId: number;
+let buyerId: number;
+
+beforeAll(async () => {
+  database = await openTestDatabase();
+  [organizerId, buyerId] = (
+    await database.db
+      .insert(users)
+      .values([0, 1].map((index) => ({ email: `feed-${index}@example.com`, passwordHash: 'not-a-real-hash' })))
+      .returning({ id: users.id })
+  ).map((row) => row.id) as [number, number];
+  seatFeed = await createPostgresSeatFeed(database, { logger: createLogger('silent'), onReconnect: async () => {} });
+  // The raw payloads, beside the feed's own listener, so a malformed one would show too.
+  stopRawListen = await database.listen(SEAT_CHANNEL, (payload) => {
+    payloads.push(payload);
+    waiter.wake();
+  });
+}, 60_000);
+afterAll(async () => {
+  await stopRawListen?.();
+  await seatFeed?.close();
+  await database?.close();
+});
+
+const changesOf = (eventId: number) => payloads.map(decodeSeatChange).filter((change): change is SeatChange => change?.eventId === eventId);
+
+const notified = (eventId: number, count: number) =>
+  waiter.until(
+    () => (changesOf(eventId).length >= count ? changesOf(eventId) : undefined),
+    10_000,
+    () => `${count} notifications for event ${eventId}; got ${JSON.stringify(changesOf(eventId))}`,
+  );
+
+test('the payload PostgreSQL builds is what decodeSeatChange reads, from values and from columns alike', async () => {
+  const change: SeatChange = { eventId: 2_147_483_647, kind: 'booking_cancelled', availableSeats: 0, capacity: 1_000_000, version: 12 };
+  const row = sql`(values (${change.eventId}::integer, ${change.availableSeats}::integer, ${change.capacity}::integer, ${change.version}::integer)) as t (e, a, c, v)`;
+  const [payloads] = await database.db
+    .select({
+      fromValues: sql<string>`${encodeSeatChange(change)}`,
+      fromColumns: sql<string>`${encodeSeatChange({ eventId: sql`t.e`, kind: 'booking_cancelled', availableSeats: sql`t.a`, capacity: sql`t.c`, version: sql`t.v` })}`,
+    })
+    .from(row);
+  expect(payloads!.fromValues).toBe('2147483647,booking_cancelled,0,1000000,12');
+  expect(decodeSeatChange(payloads!.fromValues)).toEqual(change);
+  expect(decodeSeatChange(payloads!.fromColumns)).toEqual(change);
+});
+
+describe('bookings on the PostgreSQL feed', () => {
+  test('each booking notifies exactly once, with the committed state; refusals notify nothing', async () => {
+    const event = await createEvent(database.db, organizerId, { name: 'Feed event', startsAt: new Date('2031-01-01T20:00:00Z'), capacity: 3 });
+    const draft = await createEvent(database.db, organizerId, { name: 'Feed draft', startsAt: new Date('2031-01-01T20:00:00Z'), capacity: 3, status: 'draft' });
+    const booked = await bookSeats(database.db, seatFeed, { userId: buyerId, eventId: event.id, quantity: 2 });
+    await refusal(bookSeats(database.db, seatFeed, { userId: buyerId, eventId: event.id, quantity: 2 }), 'sold_out');
+    await refusal(bookSeats(database.db, seatFeed, { userId: buyerId, eventId: draft.id, quantity: 1 }), 'event_not_found');
+    await bookSeats(database.db, seatFeed, { userId: buyerId, eventId: event.id, quantity: 1 });
+    // Through recordInTransaction, after the refusals: notifications arrive in commit order,
+    // so once this one is here, anything the refusals had sent would be here too.
+    await cancelBooking(database.db, seatFeed, buyerId, booked.booking.id);
+
+    expect(await notified(event.id, 3)).toEqual([
+      { eventId: event.id, kind: 'booking_created', availableSeats: 1, capacity: 3, version: 2 },
+      { eventId: event.id, kind: 'booking_created', availableSeats: 0, capacity: 3, version: 3 },
+      { eventId: event.id, kind: 'booking_cancelled', availableSeats: 2, capacity: 3, version: 4 },
+    ]);
+    expect(changesOf(draft.id)).toEqual([]);
+  });
+
+  test('an idempotent replay notifies nothing', async () => {
+    const event = await createEvent(database.db, organizerId, { name: 'Feed replay', startsAt: new Date('2031-01-01T20:00:00Z'), capacity: 5 });
+    const request = { userId: buyerId, eventId: event.id, quantity: 1, idempotencyKey: 'feed-key' };
+    await bookSeats(database.db, seatFeed, request);
+    expect((await bookSeats(database.db, seatFeed, request)).replayed).toBe(true);
+    await bookSeats(database.db, seatFeed, { ...request, idempotencyKey: undefined });
+    expect((await notified(event.id, 2)).map((change) => change.version)).toEqual([2, 3]);
+  });
+});
