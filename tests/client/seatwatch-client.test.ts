@@ -36,7 +36,7 @@ beforeAll(async () => {
   const login = await server.request('POST', '/api/auth/login', { body: { email: 'test@example.com', password: 'password' } });
   token = login.body.token;
   userId = login.body.user.id;
-});
+}, 60_000);
 
 afterEach(() => {
   for (const client of clients.splice(0)) client.close();

@@ -7,7 +7,7 @@ import { startTestServer, testConfig, type TestServer } from '../support/server'
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer();
-});
+}, 60_000);
 afterAll(() => server.stop());
 
 const userCount = async () => (await server.database.db.select({ count: sql<number>`count(*)::int` }).from(users))[0]!.count;

@@ -6,7 +6,7 @@ import { startTestServer, type TestServer } from '../support/server';
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer();
-});
+}, 60_000);
 afterAll(() => server.stop());
 
 test('GET / serves the page with the demo account filled in, and a script with no server code', async () => {

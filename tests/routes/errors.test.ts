@@ -58,7 +58,7 @@ beforeAll(async () => {
   });
   const login = async (email: string) => (await call('POST', '/api/auth/login', { body: { email, password: 'password' } })).body.token as string;
   [testToken, aliceToken] = await Promise.all([login('test@example.com'), login('alice@example.com')]);
-});
+}, 60_000);
 afterAll(async () => {
   await server.stop();
   await database.close();

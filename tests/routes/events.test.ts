@@ -21,7 +21,7 @@ beforeAll(async () => {
   server = await startTestServer();
   [organizer, alice, bob] = await Promise.all([login(server), login(server, 'alice@example.com'), registerUser(server, 'bob').then((user) => user.token)]);
   stopWatching = server.seatFeed.subscribe((change) => seatChanges.push(change));
-});
+}, 60_000);
 afterAll(async () => {
   stopWatching();
   await server.stop();

@@ -117,14 +117,14 @@ if (!usingPostgres()) {
         body: JSON.stringify({ email: 'test@example.com', password: 'password' }),
       });
       token = (await login.json()).token;
-    });
+    }, 60_000);
 
     afterAll(async () => {
       await admin?.unsafe(`alter database "${databaseName}" allow_connections true`).catch(() => {});
       await Promise.all([a?.stop(), b?.stop()]);
       await Promise.all(handles.map((handle) => handle.close()));
       await Promise.all([admin?.end(), inspector?.end()]);
-    });
+    }, 30_000);
 
     test('both servers publish from PostgreSQL LISTEN/NOTIFY', async () => {
       expect(await listenerPids()).toHaveLength(2);
