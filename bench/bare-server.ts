@@ -4,6 +4,7 @@
  * the least any server on this stack can do per message.
  */
 import { emitLine, residentMB, serveCommands } from './child-protocol';
+import { countPublishTurns } from './publish-turns';
 
 const TOPIC = 'event:1';
 let openSockets = 0;
@@ -41,12 +42,15 @@ const server = Bun.serve({
   },
 });
 
+const publishTurns = countPublishTurns(server);
+
 emitLine({ ready: true, port: server.port });
 
 await serveCommands(
   {
     rss: (args: { gc?: boolean } = {}) => ({ rssMB: residentMB(args.gc), peakRssMB: residentMB() }),
     cpu: () => process.cpuUsage(),
+    'publish-turns': publishTurns,
     connections: () => ({ connections: openSockets }),
   },
   async () => {

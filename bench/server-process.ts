@@ -12,11 +12,13 @@ import { startServer } from '../src/server';
 import type { SeatChange } from '../src/services/seat-feed';
 import { emitLine, residentMB, serveCommands } from './child-protocol';
 import { benchClockMs } from './clock';
+import { countPublishTurns } from './publish-turns';
 
 const config = loadConfig(process.env);
 // stdout is the command channel, so the server's log lines go to stderr.
 const logger = createLogger(config.logLevel, (line) => process.stderr.write(line + '\n'));
 const server = await startServer(config, { logger });
+const publishTurns = countPublishTurns(server.app.server!);
 
 /**
  * When each version of each event was committed. bookSeats calls `seatFeed.committed` right
@@ -64,6 +66,7 @@ await serveCommands(
       return { peakRssMB };
     },
     cpu: () => process.cpuUsage(),
+    'publish-turns': publishTurns,
     /** JavaScript heap size and the most numerous object types, to see what a connection costs. */
     'heap-stats': () => {
       Bun.gc(true);

@@ -3,6 +3,7 @@ import type { BenchChild } from '../child';
 import { benchClockMs } from '../clock';
 import { createBenchDatabase } from '../database';
 import { startBareServer, startSeatwatchServer, startWatchers, type ServerChild, type WatcherGroup } from '../processes';
+import type { PublishTurns } from '../publish-turns';
 import { Teardown, waitUntil, type Scenario } from '../scenario';
 import { percentile, round } from '../stats';
 import { formatTable } from '../table';
@@ -36,6 +37,8 @@ interface FanoutFigures {
   serverCpuUsPerDelivery: number;
   /** The same, for the isolated messages (each delivered before the next is sent). */
   isolatedCpuUsPerDelivery: number;
+  /** Bursts: messages published per event-loop turn, i.e. per socket write to each watcher. */
+  messagesPerPublishTurn: number;
   connectMs: number;
 }
 
@@ -87,6 +90,7 @@ class Side {
   cpuMicros = 0;
   isolatedCpuMicros = 0;
   connectMs = 0;
+  readonly burstPublishing: PublishTurns = { publishes: 0, turns: 0 };
   private tracker!: ReturnType<typeof deliveryTracker>;
 
   constructor(
@@ -121,6 +125,7 @@ class Side {
     const deliveryCount = async () => (await this.watchers.request<{ messages: number }>('delivery-count', { group: this.label })).reduce((sum, count) => sum + count.messages, 0);
     const messagesBefore = await deliveryCount();
     const cpuBefore = await cpuMicros(this.server);
+    const publishingBefore = await this.server.request<PublishTurns>('publish-turns');
     const startedAt = benchClockMs();
     const versions: number[] = [];
     let remaining = m;
@@ -137,6 +142,9 @@ class Side {
     this.burstMs += finishedAt - startedAt;
     this.cpuMicros += (await cpuMicros(this.server)) - cpuBefore;
     this.deliveries += (await deliveryCount()) - messagesBefore;
+    const publishingAfter = await this.server.request<PublishTurns>('publish-turns');
+    this.burstPublishing.publishes += publishingAfter.publishes - publishingBefore.publishes;
+    this.burstPublishing.turns += publishingAfter.turns - publishingBefore.turns;
   }
 
   figures(): FanoutFigures {
@@ -147,6 +155,7 @@ class Side {
       lastMsMax: Math.max(...this.lastMs),
       serverCpuUsPerDelivery: this.cpuMicros / this.deliveries,
       isolatedCpuUsPerDelivery: this.isolatedCpuMicros / (this.lastMs.length * this.n),
+      messagesPerPublishTurn: this.burstPublishing.publishes / this.burstPublishing.turns,
       connectMs: this.connectMs,
     };
   }
@@ -205,22 +214,24 @@ export const runFanout: Scenario = async (options, progress) => {
       lastMsMax: round(f.lastMsMax),
       serverCpuUsPerDelivery: round(f.serverCpuUsPerDelivery, 3),
       isolatedCpuUsPerDelivery: round(f.isolatedCpuUsPerDelivery, 3),
+      messagesPerPublishTurn: round(f.messagesPerPublishTurn),
     });
     const ratio = {
       deliveriesPerSec: round(seatwatchFigures.deliveriesPerSec / bareFigures.deliveriesPerSec, 3),
       lastMsP50: round(seatwatchFigures.lastMsP50 / bareFigures.lastMsP50, 3),
       lastMsP99: round(seatwatchFigures.lastMsP99 / bareFigures.lastMsP99, 3),
       serverCpuUsPerDelivery: round(seatwatchFigures.serverCpuUsPerDelivery / bareFigures.serverCpuUsPerDelivery, 3),
+      messagesPerPublishTurn: round(seatwatchFigures.messagesPerPublishTurn / bareFigures.messagesPerPublishTurn, 3),
     };
     const json = { scenario: 'fanout', n, m, seatwatch: figures(seatwatchFigures), bare: figures(bareFigures), ratio, databaseKind: database.kind };
-    const row = (name: string, f: FanoutFigures) => [name, f.deliveriesPerSec, f.lastMsP50, f.lastMsP99, f.lastMsMax, f.serverCpuUsPerDelivery, f.isolatedCpuUsPerDelivery, f.connectMs];
+    const row = (name: string, f: FanoutFigures) => [name, f.deliveriesPerSec, f.lastMsP50, f.lastMsP99, f.lastMsMax, f.serverCpuUsPerDelivery, f.isolatedCpuUsPerDelivery, f.messagesPerPublishTurn, f.connectMs];
     const table = formatTable(
       `fanout: ${n.toLocaleString('en-US')} watchers, ${m} messages (${database.kind})`,
-      ['server', 'deliveries/s', 'last ms p50', 'last ms p99', 'last ms max', 'server µs/delivery (bursts)', '(isolated)', 'connect ms'],
+      ['server', 'deliveries/s', 'last ms p50', 'last ms p99', 'last ms max', 'server µs/delivery (bursts)', '(isolated)', 'msgs per publish turn (bursts)', 'connect ms'],
       [
         row('seatwatch', seatwatchFigures),
         row('bare Bun.serve', bareFigures),
-        ['ratio seatwatch/bare', ratio.deliveriesPerSec, ratio.lastMsP50, ratio.lastMsP99, NaN, ratio.serverCpuUsPerDelivery, NaN, NaN],
+        ['ratio seatwatch/bare', ratio.deliveriesPerSec, ratio.lastMsP50, ratio.lastMsP99, NaN, ratio.serverCpuUsPerDelivery, NaN, ratio.messagesPerPublishTurn, NaN],
       ],
     );
     return { json, table };
