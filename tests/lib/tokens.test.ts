@@ -1,0 +1,56 @@
+import { expect, test } from 'bun:test';
+import { createTokens, createVerifiedTokenCache, type VerifiedToken } from '../../src/lib/tokens';
+
+const SECRET = 's'.repeat(48);
+const user = { id: 7, email: 'seven@example.com', name: 'Seven' };
+
+test('a token verifies to its user, again and again', async () => {
+  const tokens = createTokens(SECRET, 60);
+  const token = await tokens.sign(user);
+  const first = await tokens.verify(token);
+  expect(first?.user).toEqual(user);
+  expect(await tokens.verify(token)).toEqual(first);
+});
+
+test('a remembered token is refused once it expires', async () => {
+  const tokens = createTokens(SECRET, 1);
+  const token = await tokens.sign(user);
+  const verdict = await tokens.verify(token);
+  expect(verdict?.user.id).toBe(7);
+  await Bun.sleep(Math.max(0, verdict!.expiresAt * 1000 - Date.now()) + 50);
+  expect(await tokens.verify(token)).toBeNull();
+});
+
+test('tampered, foreign and malformed tokens are refused every time', async () => {
+  const tokens = createTokens(SECRET, 60);
+  const good = await tokens.sign(user);
+  const [header, payload, signature] = good.split('.');
+  const otherUser = Buffer.from(JSON.stringify({ sub: '8', email: 'x@example.com', name: '', exp: 9_999_999_999 })).toString('base64url');
+  const foreign = await createTokens('f'.repeat(48), 60).sign(user);
+  // The good one first, so a cache keyed loosely would wrongly answer for the others.
+  expect(await tokens.verify(good)).not.toBeNull();
+  for (const bad of [`${header}.${otherUser}.${signature}`, foreign, `${good}x`, 'not.a.token', '']) {
+    expect(await tokens.verify(bad)).toBeNull();
+    expect(await tokens.verify(bad)).toBeNull();
+  }
+});
+
+test('the cache holds at most its capacity, dropping the oldest first', () => {
+  const cache = createVerifiedTokenCache(2);
+  const verdict = (id: number): VerifiedToken => ({ user: { id, email: `${id}@example.com`, name: null }, expiresAt: Date.now() / 1000 + 60 });
+  cache.remember('a', verdict(1));
+  cache.remember('b', verdict(2));
+  cache.remember('c', verdict(3));
+  expect(cache.get('a')).toBeUndefined();
+  expect(cache.get('b')?.user.id).toBe(2);
+  expect(cache.get('c')?.user.id).toBe(3);
+});
+
+test('an expired entry is never answered, and capacity 0 keeps nothing', () => {
+  const cache = createVerifiedTokenCache(10);
+  cache.remember('old', { user: { id: 1, email: '1@example.com', name: null }, expiresAt: Date.now() / 1000 - 1 });
+  expect(cache.get('old')).toBeUndefined();
+  const none = createVerifiedTokenCache(0);
+  none.remember('x', { user: { id: 1, email: '1@example.com', name: null }, expiresAt: Date.now() / 1000 + 60 });
+  expect(none.get('x')).toBeUndefined();
+});
