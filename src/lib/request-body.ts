@@ -6,6 +6,13 @@ import { errors } from './errors';
  */
 export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
   if (!request.body) return '';
+  // With a Content-Length, Bun reads exactly that many bytes and onRequest has already refused
+  // too many, so the body is taken whole: the stream reader below costs ~8% of a booking's CPU.
+  if (request.headers.has('content-length')) {
+    const bytes = await request.arrayBuffer();
+    if (bytes.byteLength > maxBytes) throw errors.payloadTooLarge();
+    return new TextDecoder().decode(bytes);
+  }
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let received = 0;
