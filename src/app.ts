@@ -26,6 +26,8 @@ export interface AppDeps {
   websocket: WebSocketManager;
   metrics: Metrics;
   logger: Logger;
+  /** Default WS_LIMITS.idleTimeoutSeconds. */
+  websocketIdleTimeoutSeconds?: number;
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -61,7 +63,8 @@ export function createApp(deps: AppDeps) {
     new Elysia({
       websocket: {
         maxPayloadLength: WS_LIMITS.maxFrameBytes,
-        idleTimeout: WS_LIMITS.idleTimeoutSeconds,
+        // A silent socket is pinged; one that answers nothing, not even the ping, is closed.
+        idleTimeout: deps.websocketIdleTimeoutSeconds ?? WS_LIMITS.idleTimeoutSeconds,
         sendPings: true,
         // A watcher that stops reading is dropped rather than buffered without bound.
         backpressureLimit: 1024 * 1024,

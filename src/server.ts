@@ -29,6 +29,8 @@ export interface StartOptions {
   database?: DatabaseHandle;
   /** Set under WORKERS>1: every response names the worker that served it in `x-seatwatch-worker`. */
   workerId?: number;
+  /** Seconds a WebSocket may stay silent (pings unanswered) before it is closed; tests shorten it. */
+  websocketIdleTimeoutSeconds?: number;
 }
 
 /** Assembles one server process: database → seat feed → WebSocket manager → app → listen. */
@@ -56,7 +58,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const stopFeed = seatFeed.subscribe(websocket.handleSeatChange);
 
   const tokens = createTokens(config.jwtSecret, config.jwtExpiresInSeconds);
-  const app = createApp({ config, database, tokens, seatFeed, websocket, metrics, logger });
+  const app = createApp({ config, database, tokens, seatFeed, websocket, metrics, logger, websocketIdleTimeoutSeconds: options.websocketIdleTimeoutSeconds });
   if (options.workerId !== undefined) {
     const workerId = String(options.workerId);
     app.onRequest(({ set }) => {

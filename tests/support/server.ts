@@ -28,11 +28,18 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
 }
 
 export async function startTestServer(
-  options: { database?: DatabaseHandle; config?: Partial<Config>; seed?: boolean; /** capture log lines, e.g. createLogger('info', write) */ logger?: Logger } = {},
+  options: {
+    database?: DatabaseHandle;
+    config?: Partial<Config>;
+    seed?: boolean;
+    /** capture log lines, e.g. createLogger('info', write) */
+    logger?: Logger;
+    websocketIdleTimeoutSeconds?: number;
+  } = {},
 ): Promise<TestServer> {
   const database = options.database ?? (await openTestDatabase());
   const config = testConfig({ seedDemo: options.seed ?? true, ...options.config });
-  const server = await startServer(config, { database, logger: options.logger });
+  const server = await startServer(config, { database, logger: options.logger, websocketIdleTimeoutSeconds: options.websocketIdleTimeoutSeconds });
   const ownsDatabase = !options.database;
   return {
     ...server,
