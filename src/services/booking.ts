@@ -2,7 +2,7 @@ import { and, desc, eq, getTableColumns, sql } from 'drizzle-orm';
 import { databaseErrorCode, type Database } from '../db/client';
 import { bookings, events, type BookingRow } from '../db/schema';
 import { errors } from '../lib/errors';
-import type { SeatChange, SeatFeed } from './seat-feed';
+import type { SeatChange, SeatChangeSql, SeatFeed } from './seat-feed';
 
 export interface PublicBooking {
   id: number;
@@ -83,6 +83,18 @@ async function findReplay(db: Database, request: BookingRequest): Promise<Bookin
 
 type Booked = Pick<SeatChange, 'availableSeats' | 'capacity' | 'version'> & { booking: BookingRow };
 
+/**
+ * The feed's record of the change, for the select list of the statement making it: referenced by
+ * the main query, it runs once per row changed, and only then. Nothing when the feed records
+ * changes outside SQL.
+ */
+function recordedColumn(seatFeed: SeatFeed, kind: SeatChange['kind'], seats: Omit<SeatChangeSql, 'kind'>) {
+  // Read field by field: a CTE's columns are getters, which a spread would not copy.
+  const { eventId, availableSeats, capacity, version } = seats;
+  const recorded = seatFeed.recordInStatement({ eventId, kind, availableSeats, capacity, version });
+  return recorded && { recorded };
+}
+
 /** What each booking fills into the statement. */
 const bookingParameters = {
   eventId: sql.placeholder('eventId'),
@@ -114,13 +126,6 @@ function bookingStatement(db: Database, seatFeed: SeatFeed) {
       select ${taken.eventId}, ${userId}, ${quantity}, ${idempotencyKey}, ${requestFingerprint}, ${taken.availableSeats} from ${taken}
       returning *`,
   );
-  const recorded = seatFeed.recordInStatement({
-    eventId: taken.eventId,
-    kind: 'booking_created',
-    availableSeats: taken.availableSeats,
-    capacity: taken.capacity,
-    version: taken.version,
-  });
   return db
     .with(taken, booked)
     .select({
@@ -128,8 +133,7 @@ function bookingStatement(db: Database, seatFeed: SeatFeed) {
       availableSeats: taken.availableSeats,
       capacity: taken.capacity,
       version: taken.version,
-      // Referenced by the main query, so it runs once per booking made, and only then.
-      ...(recorded && { recorded }),
+      ...recordedColumn(seatFeed, 'booking_created', taken),
     })
     .from(booked)
     .crossJoin(taken)
@@ -139,18 +143,21 @@ function bookingStatement(db: Database, seatFeed: SeatFeed) {
 type BookingStatement = ReturnType<typeof bookingStatement>;
 
 /**
- * Built once per database and feed, not per booking: building it costs Drizzle a few hundred
- * microseconds of CPU, and prepared, PostgreSQL parses and plans it once per connection.
+ * Statements are built once per database and feed, not per request: building one costs Drizzle a
+ * few hundred microseconds of CPU, and prepared, PostgreSQL parses and plans it once per connection.
  */
-const bookingStatements = new WeakMap<Database, WeakMap<SeatFeed, BookingStatement>>();
-
-function preparedBookingStatement(db: Database, seatFeed: SeatFeed): BookingStatement {
-  let byFeed = bookingStatements.get(db);
-  if (!byFeed) bookingStatements.set(db, (byFeed = new WeakMap()));
-  let statement = byFeed.get(seatFeed);
-  if (!statement) byFeed.set(seatFeed, (statement = bookingStatement(db, seatFeed)));
-  return statement;
+function statementCache<T>(build: (db: Database, seatFeed: SeatFeed) => T): (db: Database, seatFeed: SeatFeed) => T {
+  const built = new WeakMap<Database, WeakMap<SeatFeed, T>>();
+  return (db, seatFeed) => {
+    let byFeed = built.get(db);
+    if (!byFeed) built.set(db, (byFeed = new WeakMap()));
+    let statement = byFeed.get(seatFeed);
+    if (!statement) byFeed.set(seatFeed, (statement = build(db, seatFeed)));
+    return statement;
+  };
 }
+
+const bookingStatements = statementCache(bookingStatement);
 
 async function bookIfAvailable(statement: BookingStatement, request: BookingRequest): Promise<Booked | undefined> {
   const idempotencyKey = request.idempotencyKey ?? null;
@@ -171,7 +178,7 @@ async function bookIfAvailable(statement: BookingStatement, request: BookingRequ
  * tried once more, which can no longer be overtaken.
  */
 async function bookOrRefuse(db: Database, seatFeed: SeatFeed, request: BookingRequest): Promise<Booked> {
-  const booked = await bookIfAvailable(preparedBookingStatement(db, seatFeed), request);
+  const booked = await bookIfAvailable(bookingStatements(db, seatFeed), request);
   if (booked) return booked;
   refuseUnlessBookable(await readBookability(db, request.eventId, false), request);
   return db.transaction(async (tx) => {
@@ -208,34 +215,59 @@ export async function getBooking(db: Database, userId: number, bookingId: number
   return toPublicBooking(row);
 }
 
-/** Flips the status only while it is confirmed, so a double cancel cannot return seats twice. */
+/**
+ * The cancellation as one statement, like the booking: the booking's status flips only while it
+ * is confirmed (so a double cancel cannot return seats twice), the event gets the seats back in
+ * the same statement, and the feed records the change in it. No row back means nothing changed.
+ */
+function cancelStatement(db: Database, seatFeed: SeatFeed) {
+  const bookingId = sql.placeholder('bookingId');
+  const userId = sql.placeholder('userId');
+  const cancelled = db.$with('cancelled').as(
+    db
+      .update(bookings)
+      .set({ status: 'cancelled', cancelledAt: sql`now()` })
+      .where(and(eq(bookings.id, bookingId), eq(bookings.userId, userId), eq(bookings.status, 'confirmed')))
+      .returning(),
+  );
+  const returned = db.$with('returned').as(
+    db
+      .update(events)
+      .set({
+        availableSeats: sql`${events.availableSeats} + ${cancelled.quantity}`,
+        version: sql`${events.version} + 1`,
+      })
+      .from(cancelled)
+      .where(eq(events.id, cancelled.eventId))
+      .returning({ eventId: events.id, availableSeats: events.availableSeats, capacity: events.capacity, version: events.version }),
+  );
+  return db
+    .with(cancelled, returned)
+    .select({
+      booking: cancelled._.selectedFields,
+      availableSeats: returned.availableSeats,
+      capacity: returned.capacity,
+      version: returned.version,
+      ...recordedColumn(seatFeed, 'booking_cancelled', returned),
+    })
+    .from(cancelled)
+    .crossJoin(returned)
+    .prepare('cancel_booking');
+}
+
+const cancelStatements = statementCache(cancelStatement);
+
 export async function cancelBooking(
   db: Database,
   seatFeed: SeatFeed,
   userId: number,
   bookingId: number,
 ): Promise<{ booking: PublicBooking; availableSeats: number }> {
-  const { row, change } = await db.transaction(async (tx) => {
-    const [row] = await tx
-      .update(bookings)
-      .set({ status: 'cancelled', cancelledAt: sql`now()` })
-      .where(and(eq(bookings.id, bookingId), eq(bookings.userId, userId), eq(bookings.status, 'confirmed')))
-      .returning();
-    if (!row) throw await explainRefusedCancel(tx, userId, bookingId);
-    const [seats] = await tx
-      .update(events)
-      .set({
-        availableSeats: sql`${events.availableSeats} + ${row.quantity}::integer`,
-        version: sql`${events.version} + 1`,
-      })
-      .where(eq(events.id, row.eventId))
-      .returning({ availableSeats: events.availableSeats, capacity: events.capacity, version: events.version });
-    const change: SeatChange = { eventId: row.eventId, kind: 'booking_cancelled', ...seats! };
-    await seatFeed.recordInTransaction(tx, change);
-    return { row, change };
-  });
+  const [row] = await cancelStatements(db, seatFeed).execute({ bookingId, userId });
+  if (!row) throw await explainRefusedCancel(db, userId, bookingId);
+  const change: SeatChange = { eventId: row.booking.eventId, kind: 'booking_cancelled', availableSeats: row.availableSeats, capacity: row.capacity, version: row.version };
   seatFeed.committed(change);
-  return { booking: toPublicBooking(row), availableSeats: change.availableSeats };
+  return { booking: toPublicBooking(row.booking), availableSeats: change.availableSeats };
 }
 
 async function explainRefusedCancel(tx: Database, userId: number, bookingId: number) {

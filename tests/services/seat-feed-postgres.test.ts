@@ -70,21 +70,24 @@ test('the payload PostgreSQL builds is what decodeSeatChange reads, from values 
 });
 
 describe('bookings on the PostgreSQL feed', () => {
-  test('each booking notifies exactly once, with the committed state; refusals notify nothing', async () => {
+  test('each booking and cancellation notifies exactly once, with the committed state; refusals notify nothing', async () => {
     const event = await createEvent(database.db, organizerId, { name: 'Feed event', startsAt: new Date('2031-01-01T20:00:00Z'), capacity: 3 });
     const draft = await createEvent(database.db, organizerId, { name: 'Feed draft', startsAt: new Date('2031-01-01T20:00:00Z'), capacity: 3, status: 'draft' });
     const booked = await bookSeats(database.db, seatFeed, { userId: buyerId, eventId: event.id, quantity: 2 });
     await refusal(bookSeats(database.db, seatFeed, { userId: buyerId, eventId: event.id, quantity: 2 }), 'sold_out');
     await refusal(bookSeats(database.db, seatFeed, { userId: buyerId, eventId: draft.id, quantity: 1 }), 'event_not_found');
     await bookSeats(database.db, seatFeed, { userId: buyerId, eventId: event.id, quantity: 1 });
-    // Through recordInTransaction, after the refusals: notifications arrive in commit order,
-    // so once this one is here, anything the refusals had sent would be here too.
     await cancelBooking(database.db, seatFeed, buyerId, booked.booking.id);
+    await refusal(cancelBooking(database.db, seatFeed, buyerId, booked.booking.id), 'already_cancelled');
+    // Notifications arrive in commit order, so once this last booking's is here, anything the
+    // refusals had sent would be here too.
+    await bookSeats(database.db, seatFeed, { userId: buyerId, eventId: event.id, quantity: 1 });
 
-    expect(await notified(event.id, 3)).toEqual([
+    expect(await notified(event.id, 4)).toEqual([
       { eventId: event.id, kind: 'booking_created', availableSeats: 1, capacity: 3, version: 2 },
       { eventId: event.id, kind: 'booking_created', availableSeats: 0, capacity: 3, version: 3 },
       { eventId: event.id, kind: 'booking_cancelled', availableSeats: 2, capacity: 3, version: 4 },
+      { eventId: event.id, kind: 'booking_created', availableSeats: 1, capacity: 3, version: 5 },
     ]);
     expect(changesOf(draft.id)).toEqual([]);
   });
