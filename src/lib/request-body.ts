@@ -1,5 +1,7 @@
 import { errors } from './errors';
 
+const utf8 = new TextDecoder();
+
 /**
  * The body as text, refusing (413) once it passes `maxBytes` — also for bodies sent without a
  * Content-Length (chunked), which the header check in onRequest cannot see.
@@ -11,7 +13,7 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
   if (request.headers.has('content-length')) {
     const bytes = await request.arrayBuffer();
     if (bytes.byteLength > maxBytes) throw errors.payloadTooLarge();
-    return new TextDecoder().decode(bytes);
+    return utf8.decode(bytes);
   }
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -26,7 +28,7 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
     }
     chunks.push(value);
   }
-  return new TextDecoder().decode(Buffer.concat(chunks));
+  return utf8.decode(Buffer.concat(chunks));
 }
 
 /** JSON bodies parsed under the size cap; other types are left as text for validation to refuse. */

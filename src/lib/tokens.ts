@@ -29,15 +29,15 @@ function signerFor(secret: string | CryptoKey) {
  * How many verified tokens are remembered. Each holds a few hundred bytes, so the bound keeps
  * the cache near a few MB however many distinct tokens arrive.
  */
-export const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 
-export function createTokens(secret: string, expiresInSeconds: number, cacheSize = VERIFIED_TOKEN_CACHE_SIZE): Tokens {
+export function createTokens(secret: string, expiresInSeconds: number): Tokens {
   // Given the raw secret, jose imports the HMAC key again on every sign and verify; imported once,
   // 10,000 WebSocket upgrades cost that much less CPU and garbage.
   const signer = crypto.subtle
     .importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
     .then(signerFor, () => signerFor(secret));
-  const verified = createVerifiedTokenCache(cacheSize);
+  const verified = createVerifiedTokenCache(VERIFIED_TOKEN_CACHE_SIZE);
   return {
     async sign(user) {
       const exp = Math.floor(Date.now() / 1000) + expiresInSeconds;

@@ -2,6 +2,7 @@ import { and, desc, eq, getTableColumns, sql } from 'drizzle-orm';
 import { databaseErrorCode, type Database } from '../db/client';
 import { bookings, events, type BookingRow } from '../db/schema';
 import { errors } from '../lib/errors';
+import { seatStateColumns } from './event';
 import type { SeatChange, SeatChangeSql, SeatFeed } from './seat-feed';
 
 export interface PublicBooking {
@@ -119,7 +120,7 @@ function bookingStatement(db: Database, seatFeed: SeatFeed) {
         version: sql`${events.version} + 1`,
       })
       .where(and(eq(events.id, eventId), eq(events.status, 'published'), sql`${events.availableSeats} >= ${quantity}::integer`))
-      .returning({ eventId: events.id, availableSeats: events.availableSeats, capacity: events.capacity, version: events.version }),
+      .returning(seatStateColumns),
   );
   const booked = db.$with('booked', getTableColumns(bookings)).as(
     sql`insert into ${bookings} (event_id, user_id, quantity, idempotency_key, request_fingerprint, available_seats_after)
@@ -239,7 +240,7 @@ function cancelStatement(db: Database, seatFeed: SeatFeed) {
       })
       .from(cancelled)
       .where(eq(events.id, cancelled.eventId))
-      .returning({ eventId: events.id, availableSeats: events.availableSeats, capacity: events.capacity, version: events.version }),
+      .returning(seatStateColumns),
   );
   return db
     .with(cancelled, returned)

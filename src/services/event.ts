@@ -3,6 +3,7 @@ import { databaseErrorCode, type Database } from '../db/client';
 import { events, type EventRow } from '../db/schema';
 import { errors } from '../lib/errors';
 import type { SeatChange, SeatFeed } from './seat-feed';
+import type { SeatStateFields } from '../protocol';
 
 export type EventStatus = 'draft' | 'published';
 
@@ -30,12 +31,10 @@ export interface NewEvent {
 
 export type EventPatch = Partial<NewEvent>;
 
-export interface SeatState {
-  eventId: number;
-  availableSeats: number;
-  capacity: number;
-  version: number;
-}
+export type SeatState = SeatStateFields;
+
+/** An event's seat state as columns, for every query and statement that reads or returns it. */
+export const seatStateColumns = { eventId: events.id, availableSeats: events.availableSeats, capacity: events.capacity, version: events.version };
 
 export function toPublicEvent(row: EventRow): PublicEvent {
   return {
@@ -78,7 +77,7 @@ export async function getVisibleEvent(db: Database, eventId: number, viewerId: n
 /** The live-feed snapshot of an event, or null when it does not exist for this viewer. */
 export async function getSeatState(db: Database, eventId: number, viewerId: number): Promise<SeatState | null> {
   const [row] = await db
-    .select({ eventId: events.id, availableSeats: events.availableSeats, capacity: events.capacity, version: events.version })
+    .select(seatStateColumns)
     .from(events)
     .where(and(eq(events.id, eventId), visibleTo(viewerId)))
     .limit(1);
@@ -89,7 +88,7 @@ export async function getSeatState(db: Database, eventId: number, viewerId: numb
 export async function getSeatStates(db: Database, eventIds: number[]): Promise<SeatState[]> {
   if (eventIds.length === 0) return [];
   return db
-    .select({ eventId: events.id, availableSeats: events.availableSeats, capacity: events.capacity, version: events.version })
+    .select(seatStateColumns)
     .from(events)
     .where(sql`${events.id} in ${eventIds}`);
 }

@@ -46,7 +46,7 @@ const CATCH_UP_RETRY_MS = [250, 1000, 5000];
  */
 export async function createPostgresSeatFeed(database: DatabaseHandle, options: PostgresSeatFeedOptions): Promise<SeatFeed> {
   const { logger, onReconnect } = options;
-  const handlers = createHandlerSet();
+  const handlers = createHandlerSet(logger);
   let lostAt: number | null = null;
   let closed = false;
   // Bumped on every outage, so a catch-up retry from an earlier recovery stops when a newer one takes over.
@@ -58,12 +58,7 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
       logger.warn('seat feed: ignored malformed notification', { channel: SEAT_CHANNEL, payload: payload.slice(0, 200) });
       return;
     }
-    try {
-      handlers.emit(change);
-    } catch (error) {
-      // Thrown back into the driver it would break the listener connection's read loop.
-      logger.error('seat feed: subscriber failed', { eventId: change.eventId, error: String(error) });
-    }
+    handlers.emit(change);
   }
 
   async function catchUp(recovery: number): Promise<void> {

@@ -1,13 +1,8 @@
 import type { DatabaseHandle } from '../db/client';
-import type { Logger } from '../lib/logger';
 import { createInProcessSeatFeed, type SeatFeed } from './seat-feed';
-import { createPostgresSeatFeed } from './seat-feed-postgres';
+import { createPostgresSeatFeed, type PostgresSeatFeedOptions } from './seat-feed-postgres';
 
-export interface SeatFeedOptions {
-  logger: Logger;
-  /** Called after the feed reconnects following an outage, to catch up on missed changes. */
-  onReconnect: () => Promise<void>;
-}
+export type SeatFeedOptions = PostgresSeatFeedOptions;
 
 /**
  * Chooses how seat changes travel: through PostgreSQL LISTEN/NOTIFY when the database is a
@@ -15,5 +10,5 @@ export interface SeatFeedOptions {
  */
 export async function createSeatFeed(database: DatabaseHandle, options: SeatFeedOptions): Promise<SeatFeed> {
   if (database.kind === 'postgres') return createPostgresSeatFeed(database, options);
-  return createInProcessSeatFeed();
+  return createInProcessSeatFeed(options.logger);
 }

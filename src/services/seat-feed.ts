@@ -1,14 +1,10 @@
 import type { SQL, SQLWrapper } from 'drizzle-orm';
 import type { Database } from '../db/client';
+import { createLogger, type Logger } from '../lib/logger';
+import type { SeatMessageType, SeatStateFields } from '../protocol';
 
 /** A committed change of an event's seats: full state, never a delta, so any one message can be rendered alone. */
-export interface SeatChange {
-  eventId: number;
-  kind: 'booking_created' | 'booking_cancelled' | 'seat_update';
-  availableSeats: number;
-  capacity: number;
-  version: number;
-}
+export type SeatChange = SeatStateFields & { kind: SeatMessageType };
 
 /** A seat change whose fields are columns of the statement that makes it (or plain values). */
 export type SeatChangeSql = { [K in keyof SeatChange]: SeatChange[K] | SQLWrapper };
@@ -34,7 +30,12 @@ export interface SeatFeed {
   close(): Promise<void>;
 }
 
-export function createHandlerSet() {
+/**
+ * The feed's subscribers. A subscriber that throws is logged and the others still hear the
+ * change: thrown back, it would turn a committed booking into a 500 (in-process) or break the
+ * LISTEN connection's read loop (PostgreSQL).
+ */
+export function createHandlerSet(logger: Logger) {
   const handlers = new Set<SeatChangeHandler>();
   return {
     add(handler: SeatChangeHandler): () => void {
@@ -42,14 +43,20 @@ export function createHandlerSet() {
       return () => void handlers.delete(handler);
     },
     emit(change: SeatChange): void {
-      for (const handler of handlers) handler(change);
+      for (const handler of handlers) {
+        try {
+          handler(change);
+        } catch (error) {
+          logger.error('seat feed: subscriber failed', { eventId: change.eventId, error: String(error) });
+        }
+      }
     },
   };
 }
 
 /** Single process: the change is handed over in memory once the transaction has committed. */
-export function createInProcessSeatFeed(): SeatFeed {
-  const handlers = createHandlerSet();
+export function createInProcessSeatFeed(logger: Logger = createLogger('error')): SeatFeed {
+  const handlers = createHandlerSet(logger);
   return {
     transport: 'in-process',
     async recordInTransaction() {},

@@ -3,7 +3,6 @@ import {
   WS_CLOSE,
   WS_LIMITS,
   type ErrorCode,
-  type SeatMessageType,
   type SeatStateFields,
   type ServerMessage,
 } from '../protocol';
@@ -74,7 +73,7 @@ interface EventFeedState {
   /** The newest state sent to this event's topic (or as a snapshot); orders everything after it. */
   sent: SeatStateFields | null;
   /** A newer change waiting for the coalescing window to close. */
-  pending: (SeatStateFields & { kind: SeatMessageType }) | null;
+  pending: SeatChange | null;
   windowTimer: ReturnType<typeof setTimeout> | null;
   /** Snapshot reads of this event not yet answered. */
   readsInFlight: number;
@@ -258,12 +257,10 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     if (client.closing) return;
     const eventId = loaded.eventId;
     const feed = feedStateOf(eventId);
-    if (!feed.sent || loaded.version > feed.sent.version) {
-      if (feed.sent && feed.pending && feed.pending.version <= loaded.version) feed.pending = null;
-      if (feed.sent && publisher) {
-        publish(eventId, { type: 'seat_update', ...loaded });
-      }
-      feed.sent = { ...loaded };
+    if (!feed.sent) feed.sent = { ...loaded };
+    else if (loaded.version > feed.sent.version) {
+      if (feed.pending && feed.pending.version <= loaded.version) feed.pending = null;
+      flush(eventId, feed, { ...loaded, kind: 'seat_update' });
     }
     const snapshot = feed.sent;
     client.socket.subscribe(eventTopic(eventId));
@@ -311,7 +308,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     metrics?.messagesSent(watchers);
   }
 
-  function flush(eventId: number, feed: EventFeedState, change: SeatStateFields & { kind: SeatMessageType }): void {
+  function flush(eventId: number, feed: EventFeedState, change: SeatChange): void {
     feed.sent = { eventId, availableSeats: change.availableSeats, capacity: change.capacity, version: change.version };
     publish(eventId, {
       type: change.kind,
@@ -343,17 +340,13 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     if (!feed) return;
     const newestKnown = Math.max(feed.sent?.version ?? 0, feed.pending?.version ?? 0);
     if (change.version <= newestKnown) return;
-    const state = { eventId: change.eventId, kind: change.kind, availableSeats: change.availableSeats, capacity: change.capacity, version: change.version };
-    if (coalesceMs <= 0) {
-      flush(change.eventId, feed, state);
-      return;
-    }
+    // No window is ever open when coalescing is off, so every change is flushed at once.
     if (feed.windowTimer) {
-      feed.pending = state;
+      feed.pending = change;
       return;
     }
-    flush(change.eventId, feed, state);
-    openWindow(change.eventId, feed);
+    flush(change.eventId, feed, change);
+    if (coalesceMs > 0) openWindow(change.eventId, feed);
   }
 
   /** After a feed outage: the current state of every watched event, published where newer. */
