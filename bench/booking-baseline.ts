@@ -12,6 +12,7 @@ import postgres from 'postgres';
 import { migrationsFolder } from '../src/db/client';
 import { emitLine, serveCommands } from './child-protocol';
 import { benchClockMs } from './clock';
+import { isOversold } from './seat-audit';
 
 /** The server's postgres.js pool size (src/db/client.ts default). */
 const SERVER_POOL_SIZE = 10;
@@ -119,8 +120,11 @@ async function run(args: { databaseUrl: string; concurrency: number; seats: numb
        from events e left join bookings b on b.event_id = e.id and b.status = 'confirmed' where e.id = $1 group by e.id`,
       [eventId],
     );
-    const oversold =
-      result.confirmed > args.seats || audit!.available_seats < 0 || audit!.confirmed_seats > audit!.capacity || audit!.available_seats + audit!.confirmed_seats !== audit!.capacity;
+    const oversold = isOversold(result.confirmed, args.seats, {
+      capacity: audit!.capacity,
+      availableSeats: audit!.available_seats,
+      confirmedSeats: audit!.confirmed_seats,
+    });
     return { ...result, oversold };
   } finally {
     await driver.close();

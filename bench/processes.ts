@@ -6,6 +6,8 @@ export interface ServerChild extends BenchChild {
   port: number;
   baseUrl: string;
   wsBase: string;
+  /** The WebSocket connections the server counts as open. */
+  connections(): Promise<number>;
 }
 
 export interface ServerSettings {
@@ -34,7 +36,12 @@ export async function startBareServer(): Promise<ServerChild> {
 
 function withPort(child: BenchChild, ready: Record<string, any>): ServerChild {
   const port = Number(ready.port);
-  return Object.assign(child, { port, baseUrl: `http://127.0.0.1:${port}`, wsBase: `ws://127.0.0.1:${port}` });
+  return Object.assign(child, {
+    port,
+    baseUrl: `http://127.0.0.1:${port}`,
+    wsBase: `ws://127.0.0.1:${port}`,
+    connections: async () => (await child.request<{ connections: number }>('connections')).connections,
+  });
 }
 
 /** Under a 20,000 open-file limit one Bun process holds ~19,000 sockets; two share a big N and the CPU. */

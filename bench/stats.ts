@@ -8,8 +8,6 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[rank]!;
 }
 
-export const median = (values: readonly number[]) => percentile(values, 50);
-
 export const round = (value: number, digits = 2) => (Number.isFinite(value) ? Math.round(value * 10 ** digits) / 10 ** digits : value);
 
 /** Lag samples in 0.1 ms buckets up to a ceiling (beyond it: the last bucket); max kept exactly. */

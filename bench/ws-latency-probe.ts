@@ -11,7 +11,9 @@
  * booker had its HTTP response.
  */
 import { parseArgs } from 'node:util';
-import { createTestDatabaseUrl } from '../tests/support/database';
+import { loginDemoUser } from './api';
+import { createBenchDatabase, type BenchDatabase } from './database';
+import { percentile } from './stats';
 
 const { values } = parseArgs({
   options: { n: { type: 'string', default: '1000' }, m: { type: 'string', default: '50' }, workers: { type: 'string', default: '1' } },
@@ -19,124 +21,127 @@ const { values } = parseArgs({
 const watcherCount = Number(values.n);
 const bookingCount = Number(values.m);
 
-const serverProcess = Bun.spawn(['bun', 'src/index.ts'], {
-  env: {
-    ...process.env,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: await createTestDatabaseUrl(),
-    SEED_DEMO: 'true',
-    FANOUT_COALESCE_MS: '0',
-    LOG_LEVEL: 'info',
-    // WORKERS>1 needs PostgreSQL; the workers share the port and the kernel spreads the watchers.
-    WORKERS: values.workers,
-  },
-  stdout: 'pipe',
-  stderr: 'inherit',
-});
-
-/** The port from the server's "listening" log line; its stdout is drained for as long as it runs (a closed pipe would kill it). */
-function serverPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const decoder = new TextDecoder();
-    let buffered = '';
-    let found = false;
-    void (async () => {
-      for await (const chunk of serverProcess.stdout) {
-        if (found) continue;
-        buffered += decoder.decode(chunk);
-        const match = /"port":(\d+)/.exec(buffered.split('\n').find((line) => line.includes('listening')) ?? '');
-        if (match) {
-          found = true;
-          resolve(Number(match[1]));
-        }
-      }
-      if (!found) reject(new Error('server exited before listening'));
-    })();
-  });
+// The database is dropped however the probe ends (in-memory PGlite has nothing to drop).
+const database = await createBenchDatabase('ws_latency_probe');
+try {
+  await probe(database);
+} finally {
+  await database.drop();
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-
-const port = await serverPort();
-const base = `http://127.0.0.1:${port}`;
-try {
-  const login = await fetch(`${base}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'test@example.com', password: 'password' }),
+async function probe(database: BenchDatabase): Promise<void> {
+  const serverProcess = Bun.spawn(['bun', 'src/index.ts'], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: database.url,
+      SEED_DEMO: 'true',
+      FANOUT_COALESCE_MS: '0',
+      LOG_LEVEL: 'info',
+      // WORKERS>1 needs PostgreSQL; the workers share the port and the kernel spreads the watchers.
+      WORKERS: values.workers,
+    },
+    stdout: 'pipe',
+    stderr: 'inherit',
   });
-  const { token } = (await login.json()) as { token: string };
-  const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-  const created = await fetch(`${base}/api/events`, {
-    method: 'POST',
-    headers: auth,
-    body: JSON.stringify({ name: 'Latency probe', startsAt: '2030-01-01T20:00:00Z', capacity: 100_000 }),
-  });
-  const { event } = (await created.json()) as { event: { id: number } };
 
-  // Per version: how many watchers have it, and when the last of them got it.
-  const receipts = new Map<number, { count: number; lastAt: number }>();
-  let subscribed = 0;
-  const sockets: WebSocket[] = [];
-  for (let i = 0; i < watcherCount; i++) {
-    const socket = new WebSocket(`ws://127.0.0.1:${port}/ws/events/${event.id}?token=${token}`);
-    socket.onmessage = (message) => {
-      const at = performance.now();
-      const data = JSON.parse(String(message.data)) as { type: string; version?: number };
-      if (data.type === 'subscribed') subscribed += 1;
-      else if (data.type === 'booking_created' && data.version !== undefined) {
-        const entry = receipts.get(data.version) ?? { count: 0, lastAt: 0 };
-        entry.count += 1;
-        entry.lastAt = Math.max(entry.lastAt, at);
-        receipts.set(data.version, entry);
-      }
-    };
-    sockets.push(socket);
-    // Pace the upgrades a little so the listen backlog never overflows.
-    if (i % 100 === 99) await Bun.sleep(20);
-  }
-  const connectDeadline = Date.now() + 60_000;
-  while (subscribed < watcherCount) {
-    if (Date.now() > connectDeadline) throw new Error(`only ${subscribed}/${watcherCount} watchers subscribed`);
-    await Bun.sleep(10);
+  /** The port from the server's "listening" log line; its stdout is drained for as long as it runs (a closed pipe would kill it). */
+  function serverPort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const decoder = new TextDecoder();
+      let buffered = '';
+      let found = false;
+      void (async () => {
+        for await (const chunk of serverProcess.stdout) {
+          if (found) continue;
+          buffered += decoder.decode(chunk);
+          const match = /"port":(\d+)/.exec(buffered.split('\n').find((line) => line.includes('listening')) ?? '');
+          if (match) {
+            found = true;
+            resolve(Number(match[1]));
+          }
+        }
+        if (!found) reject(new Error('server exited before listening'));
+      })();
+    });
   }
 
-  const fromResponseMs: number[] = [];
-  const fromRequestMs: number[] = [];
-  for (let i = 0; i < bookingCount; i++) {
-    const sentAt = performance.now();
-    const response = await fetch(`${base}/api/bookings`, { method: 'POST', headers: auth, body: JSON.stringify({ eventId: event.id }) });
-    const respondedAt = performance.now();
-    if (response.status !== 201) throw new Error(`booking failed: ${response.status} ${await response.text()}`);
-    await response.arrayBuffer();
-    // This probe books alone, so the event's version after booking i+1 is i+2.
-    const version = i + 2;
-    const deadline = Date.now() + 30_000;
-    while ((receipts.get(version)?.count ?? 0) < watcherCount) {
-      if (Date.now() > deadline) throw new Error(`version ${version}: ${receipts.get(version)?.count ?? 0}/${watcherCount} watchers`);
-      await Bun.sleep(0);
+  const port = await serverPort();
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    const token = await loginDemoUser(base);
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const created = await fetch(`${base}/api/events`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ name: 'Latency probe', startsAt: '2030-01-01T20:00:00Z', capacity: 100_000 }),
+    });
+    const { event } = (await created.json()) as { event: { id: number } };
+
+    // Per version: how many watchers have it, and when the last of them got it.
+    const receipts = new Map<number, { count: number; lastAt: number }>();
+    let subscribed = 0;
+    const sockets: WebSocket[] = [];
+    for (let i = 0; i < watcherCount; i++) {
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/ws/events/${event.id}?token=${token}`);
+      socket.onmessage = (message) => {
+        const at = performance.now();
+        const data = JSON.parse(String(message.data)) as { type: string; version?: number };
+        if (data.type === 'subscribed') subscribed += 1;
+        else if (data.type === 'booking_created' && data.version !== undefined) {
+          const entry = receipts.get(data.version) ?? { count: 0, lastAt: 0 };
+          entry.count += 1;
+          entry.lastAt = Math.max(entry.lastAt, at);
+          receipts.set(data.version, entry);
+        }
+      };
+      sockets.push(socket);
+      // Pace the upgrades a little so the listen backlog never overflows.
+      if (i % 100 === 99) await Bun.sleep(20);
     }
-    const lastAt = receipts.get(version)!.lastAt;
-    fromResponseMs.push(lastAt - respondedAt);
-    fromRequestMs.push(lastAt - sentAt);
-  }
+    const connectDeadline = Date.now() + 60_000;
+    while (subscribed < watcherCount) {
+      if (Date.now() > connectDeadline) throw new Error(`only ${subscribed}/${watcherCount} watchers subscribed`);
+      await Bun.sleep(10);
+    }
 
-  const summary = (samples: number[]) => {
-    const sorted = [...samples].sort((a, b) => a - b);
-    return { p50: +percentile(sorted, 50).toFixed(2), p99: +percentile(sorted, 99).toFixed(2), max: +sorted.at(-1)!.toFixed(2) };
-  };
-  console.log(
-    JSON.stringify({
-      watchers: watcherCount,
-      bookings: bookingCount,
-      database: process.env.DATABASE_URL?.startsWith('postgres') ? 'postgres' : 'pglite',
-      responseToLastWatcherMs: summary(fromResponseMs),
-      requestToLastWatcherMs: summary(fromRequestMs),
-    }),
-  );
-  for (const socket of sockets) socket.close();
-} finally {
-  serverProcess.kill('SIGTERM');
-  await serverProcess.exited;
+    const fromResponseMs: number[] = [];
+    const fromRequestMs: number[] = [];
+    for (let i = 0; i < bookingCount; i++) {
+      const sentAt = performance.now();
+      const response = await fetch(`${base}/api/bookings`, { method: 'POST', headers: auth, body: JSON.stringify({ eventId: event.id }) });
+      const respondedAt = performance.now();
+      if (response.status !== 201) throw new Error(`booking failed: ${response.status} ${await response.text()}`);
+      await response.arrayBuffer();
+      // This probe books alone, so the event's version after booking i+1 is i+2.
+      const version = i + 2;
+      const deadline = Date.now() + 30_000;
+      while ((receipts.get(version)?.count ?? 0) < watcherCount) {
+        if (Date.now() > deadline) throw new Error(`version ${version}: ${receipts.get(version)?.count ?? 0}/${watcherCount} watchers`);
+        await Bun.sleep(0);
+      }
+      const lastAt = receipts.get(version)!.lastAt;
+      fromResponseMs.push(lastAt - respondedAt);
+      fromRequestMs.push(lastAt - sentAt);
+    }
+
+    const summary = (samples: number[]) => {
+      const sorted = [...samples].sort((a, b) => a - b);
+      return { p50: +percentile(sorted, 50).toFixed(2), p99: +percentile(sorted, 99).toFixed(2), max: +sorted.at(-1)!.toFixed(2) };
+    };
+    console.log(
+      JSON.stringify({
+        watchers: watcherCount,
+        bookings: bookingCount,
+        database: database.kind,
+        responseToLastWatcherMs: summary(fromResponseMs),
+        requestToLastWatcherMs: summary(fromRequestMs),
+      }),
+    );
+    for (const socket of sockets) socket.close();
+  } finally {
+    serverProcess.kill('SIGTERM');
+    await serverProcess.exited;
+  }
 }

@@ -4,6 +4,7 @@ import { startChild } from '../child';
 import { createBenchDatabase } from '../database';
 import { startSeatwatchServer } from '../processes';
 import { Teardown, type Scenario } from '../scenario';
+import { isOversold, type SeatAudit } from '../seat-audit';
 import { percentile, round } from '../stats';
 import { formatTable } from '../table';
 
@@ -35,9 +36,8 @@ export const runBooking: Scenario = async (options, progress) => {
     const load = await runBookingLoad({ baseUrl: server.baseUrl, eventId: event.id, tokens, concurrency, deadlineMs: 300_000 });
     if (load.failures > 0) throw new Error(`${load.failures} bookings failed: ${load.firstFailure}`);
     if (load.timedOut) throw new Error('booking load did not sell out in time');
-    const audit = await server.request<{ capacity: number; availableSeats: number; confirmedSeats: number }>('seat-audit', { eventId: event.id });
-    const oversold =
-      load.confirmed > seats || audit.availableSeats < 0 || audit.confirmedSeats > audit.capacity || audit.availableSeats + audit.confirmedSeats !== audit.capacity;
+    const audit = await server.request<SeatAudit>('seat-audit', { eventId: event.id });
+    const oversold = isOversold(load.confirmed, seats, audit);
     await stopServer.stop();
 
     progress(`booking: baseline, the same statement on the bare driver (${database.kind})`);

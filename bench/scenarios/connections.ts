@@ -23,14 +23,13 @@ async function settledRssMB(server: ServerChild): Promise<number> {
 }
 
 async function perConnectionKB(label: string, server: ServerChild, watchers: WatcherGroup, url: string, n: number, progress: Progress) {
-  const connections = async () => (await server.request<{ connections: number }>('connections')).connections;
   await watchers.connect(url, Math.min(WARMUP_CONNECTIONS, n));
   await watchers.closeAll();
-  await waitUntil(async () => (await connections()) === 0, 30_000, `${label} warm-up watchers to leave`);
+  await waitUntil(async () => (await server.connections()) === 0, 30_000, `${label} warm-up watchers to leave`);
   const beforeMB = await settledRssMB(server);
   progress(`connections/${label}: ${n} watchers`);
   await watchers.connect(url, n);
-  await waitUntil(async () => (await connections()) >= n, 30_000, `${label} to count ${n} connections`);
+  await waitUntil(async () => (await server.connections()) >= n, 30_000, `${label} to count ${n} connections`);
   const afterMB = await settledRssMB(server);
   await watchers.closeAll();
   return { beforeMB, afterMB, kbPerConnection: ((afterMB - beforeMB) * 1024) / n };

@@ -113,7 +113,7 @@ class Side {
   async connect(n: number): Promise<void> {
     this.n = n;
     this.connectMs = (await this.watchers.connect(this.watchUrl, n, this.label)).ms;
-    await waitUntil(async () => (await this.server.request<{ connections: number }>('connections')).connections >= n, 30_000, `${this.label} to count ${n} connections`);
+    await waitUntil(async () => (await this.server.connections()) >= n, 30_000, `${this.label} to count ${n} connections`);
     await this.watchers.request('expect-deliveries', { group: this.label });
     this.tracker = deliveryTracker(this.watchers, this.label);
   }

@@ -1,9 +1,10 @@
 import { createEvent, getEvent, loginDemoUser, bookerTokens } from '../api';
 import { runBookingLoad } from '../booking-load';
-import { createBenchDatabase } from '../database';
+import { createBenchDatabase, type BenchDatabase } from '../database';
 import { startSeatwatchServer, startWatchers } from '../processes';
 import { Teardown, waitUntil, type Progress } from '../scenario';
 import type { Scenario } from '../scenario';
+import { isOversold, type SeatAudit } from '../seat-audit';
 import { LagHistogram, round } from '../stats';
 import { formatTable } from '../table';
 
@@ -34,6 +35,7 @@ interface SelloffFigures {
   versionsStrictlyIncrease: boolean;
   lagSamples: number;
   missingReceipts: number;
+  databaseKind: BenchDatabase['kind'];
 }
 
 interface WatcherReport {
@@ -60,7 +62,7 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
 
     progress(`selloff (window ${coalesceMs} ms): connecting ${watcherCount} watchers`);
     await watchers.connect(`${server.wsBase}/ws/events/${event.id}?token=${organizer}`, watcherCount);
-    await waitUntil(async () => (await server.request<{ connections: number }>('connections')).connections >= watcherCount, 30_000, 'the server to count every watcher');
+    await waitUntil(async () => (await server.connections()) >= watcherCount, 30_000, 'the server to count every watcher');
     const finalVersionExpected = event.version + seats;
     await watchers.request('track', { untilVersion: finalVersionExpected });
     await server.request('rss', { gc: true });
@@ -92,7 +94,7 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
       waitMs + 60_000,
     );
     const { peakRssMB } = await server.request<{ peakRssMB: number }>('rss');
-    const audit = await server.request<{ capacity: number; availableSeats: number; confirmedSeats: number }>('seat-audit', { eventId: event.id });
+    const audit = await server.request<SeatAudit>('seat-audit', { eventId: event.id });
 
     const lag = new LagHistogram();
     for (const report of reports) lag.merge(report.lag);
@@ -106,12 +108,12 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
       lagMsMax: lag.maxMs,
       messagesPerWatcher: sum((report) => report.seatMessages) / tracked,
       allWatchersFinal: tracked === watcherCount && sum((report) => report.endedOnFinal) === watcherCount,
-      oversold:
-        load.confirmed > seats || audit.availableSeats < 0 || audit.confirmedSeats > audit.capacity || audit.availableSeats + audit.confirmedSeats !== audit.capacity,
+      oversold: isOversold(load.confirmed, seats, audit),
       serverRssMB: peakRssMB,
       versionsStrictlyIncrease: sum((report) => report.staleMessages) === 0,
       lagSamples: lag.count,
       missingReceipts: sum((report) => report.missingReceipts) + sum((report) => report.missingCommits),
+      databaseKind: database.kind,
     };
   } finally {
     await teardown.run();
@@ -153,7 +155,7 @@ export const runSelloff: Scenario = async (options, progress) => {
     bookers,
     ...summary(headline),
     ...(others.length > 0 ? { withoutCoalescing: others[0] } : {}),
-    databaseKind: process.env.DATABASE_URL?.startsWith('postgres') ? 'postgres' : 'pglite',
+    databaseKind: headline.databaseKind,
   };
   const table = formatTable(
     `selloff: ${watcherCount.toLocaleString('en-US')} watchers, ${seats.toLocaleString('en-US')} seats, ${bookers} bookers (${json.databaseKind})`,

@@ -29,12 +29,11 @@ export const runSlowConsumer: Scenario = async (options, progress) => {
     const organizer = await loginDemoUser(server.baseUrl);
     const tokens = await bookerTokens(server.baseUrl);
     const event = await createEvent(server.baseUrl, organizer, maxBookings);
-    const connections = async () => (await server.request<{ connections: number }>('connections')).connections;
 
     await watchers.connect(`${server.wsBase}/ws/events/${event.id}?token=${organizer}`, watcherCount);
     const stalled = await openStalledSocket('127.0.0.1', server.port, `/ws/events/${event.id}?token=${organizer}`);
     teardown.add(stalled, async (socket) => socket.resumeAndClose());
-    await waitUntil(async () => (await connections()) === watcherCount + 1, 30_000, 'the server to count every watcher');
+    await waitUntil(async () => (await server.connections()) === watcherCount + 1, 30_000, 'the server to count every watcher');
     await watchers.request('track', { untilVersion: event.version + maxBookings });
     const { rssMB: startRssMB } = await server.request<{ rssMB: number }>('rss', { gc: true });
     await server.request('reset-peak');
@@ -42,7 +41,7 @@ export const runSlowConsumer: Scenario = async (options, progress) => {
     progress(`slow-consumer: booking until the stalled watcher is dropped (at most ${maxBookings} bookings)`);
     let dropped = false;
     const watchDrop = setInterval(async () => {
-      if (!dropped && (await connections()) <= watcherCount) dropped = true;
+      if (!dropped && (await server.connections()) <= watcherCount) dropped = true;
     }, 100);
     const load = await runBookingLoad({
       baseUrl: server.baseUrl,
@@ -55,7 +54,7 @@ export const runSlowConsumer: Scenario = async (options, progress) => {
     });
     clearInterval(watchDrop);
     if (load.failures > 0) throw new Error(`${load.failures} bookings failed: ${load.firstFailure}`);
-    dropped ||= (await connections()) <= watcherCount;
+    dropped ||= (await server.connections()) <= watcherCount;
 
     const final = await getEvent(server.baseUrl, event.id);
     const reports = await watchers.request<{ watchers: number; endedOnFinal: number; closed: number }>(
