@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
 import { users } from '../../src/db/schema';
 import { createTokens } from '../../src/lib/tokens';
-import { startTestServer, testConfig, type TestServer } from '../support/server';
+import { expectError as expectErrorCode, startTestServer, testConfig, type TestServer } from '../support/server';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -12,10 +12,9 @@ afterAll(() => server.stop());
 
 const userCount = async () => (await server.database.db.select({ count: sql<number>`count(*)::int` }).from(users))[0]!.count;
 
+/** Auth errors are checked for a message as well. */
 function expectError(response: { status: number; body: any; headers: Headers }, status: number, code: string) {
-  expect(response.status).toBe(status);
-  expect(response.headers.get('content-type')).toStartWith('application/json');
-  expect(response.body.error.code).toBe(code);
+  expectErrorCode(response, status, code);
   expect(typeof response.body.error.message).toBe('string');
 }
 

@@ -4,12 +4,11 @@ import { bookings, events } from '../../src/db/schema';
 import type { SeatChange } from '../../src/services/seat-feed';
 import { usingPostgres } from '../support/database';
 import { createTokens } from '../../src/lib/tokens';
-import { login, registerUser, startTestServer, testConfig, type TestServer } from '../support/server';
+import { expectError, login, registerUser, startTestServer, testConfig, type TestServer } from '../support/server';
+import { readEventRow } from '../support/services';
 import { waitFor } from '../support/ws';
 
 /** SPEC §2 Bookings against the real server and database, including hundreds of racing requests. */
-
-type Response = Awaited<ReturnType<TestServer['request']>>;
 
 let server: TestServer;
 let organizer: string;
@@ -33,21 +32,10 @@ afterAll(async () => {
   await server.stop();
 });
 
-function expectError(response: Response, status: number, code: string) {
-  expect(response.status).toBe(status);
-  expect(response.headers.get('content-type')).toStartWith('application/json');
-  expect(response.body.error.code).toBe(code);
-}
-
 async function createEvent(capacity: number, extra: Record<string, unknown> = {}): Promise<number> {
   const response = await server.request('POST', '/api/events', { token: organizer, body: { name: `Bookings ${capacity}`, startsAt: '2031-05-05T20:00:00Z', capacity, ...extra } });
   expect(response.status).toBe(201);
   return response.body.event.id;
-}
-
-async function eventRow(eventId: number) {
-  const [row] = await server.database.db.select().from(events).where(eq(events.id, eventId));
-  return row!;
 }
 
 async function bookingRows(eventId: number) {
@@ -69,7 +57,7 @@ async function feedSettled(): Promise<void> {
 /** Everything a failed request must leave untouched: the event, its bookings, the feed. */
 async function snapshot(eventId: number) {
   await feedSettled();
-  return { event: await eventRow(eventId), bookings: await bookingRows(eventId), changes: seatChanges.filter((change) => change.eventId === eventId).length };
+  return { event: await readEventRow(server.database.db, eventId), bookings: await bookingRows(eventId), changes: seatChanges.filter((change) => change.eventId === eventId).length };
 }
 
 const changesOf = (eventId: number) => seatChanges.filter((change) => change.eventId === eventId);
@@ -96,13 +84,13 @@ describe('POST /api/bookings', () => {
     expect(response.body.booking).toMatchObject({ eventId, userId: buyer!.userId, quantity: 1, status: 'confirmed', cancelledAt: null });
     expect(new Date(response.body.booking.createdAt).toISOString()).toBe(response.body.booking.createdAt);
     expect(response.body.availableSeats).toBe(9);
-    expect(await eventRow(eventId)).toMatchObject({ availableSeats: 9, capacity: 10, version: 2 });
+    expect(await readEventRow(server.database.db, eventId)).toMatchObject({ availableSeats: 9, capacity: 10, version: 2 });
     await feedSettled();
     expect(changesOf(eventId)).toEqual([{ eventId, kind: 'booking_created', availableSeats: 9, capacity: 10, version: 2 }]);
 
     const three = await book(buyer!.token, { eventId, quantity: 3 });
     expect(three.body).toMatchObject({ booking: { quantity: 3 }, availableSeats: 6 });
-    expect((await eventRow(eventId)).version).toBe(3);
+    expect((await readEventRow(server.database.db, eventId)).version).toBe(3);
   });
 
   const invalid: [string, unknown][] = [
@@ -216,7 +204,7 @@ describe('DELETE /api/bookings/:id', () => {
     expect(response.body.availableSeats).toBe(10);
     expect(response.body.booking).toMatchObject({ id: booked.body.booking.id, status: 'cancelled', quantity: 4 });
     expect(new Date(response.body.booking.cancelledAt).toISOString()).toBe(response.body.booking.cancelledAt);
-    expect(await eventRow(eventId)).toMatchObject({ availableSeats: 10, version: 3 });
+    expect(await readEventRow(server.database.db, eventId)).toMatchObject({ availableSeats: 10, version: 3 });
     await feedSettled();
     expect(changesOf(eventId).at(-1)).toEqual({ eventId, kind: 'booking_cancelled', availableSeats: 10, capacity: 10, version: 3 });
 
@@ -302,7 +290,7 @@ describe('Idempotency-Key', () => {
 describe(`concurrency (${driver})`, () => {
   test('400 concurrent bookings on 50 seats: exactly 50 sold, 350 sold_out, never oversold', async () => {
     const eventId = await createEvent(50);
-    const before = await eventRow(eventId);
+    const before = await readEventRow(server.database.db, eventId);
     const startedAt = performance.now();
     const responses = await Promise.all(Array.from({ length: 400 }, (_, index) => book(buyers[index % buyers.length]!.token, { eventId, quantity: 1 })));
     const wallMs = performance.now() - startedAt;
@@ -318,7 +306,7 @@ describe(`concurrency (${driver})`, () => {
     // Each success saw a distinct seat count: 49 … 0.
     expect(created.map((response) => response.body.availableSeats).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, index) => index));
 
-    const after = await eventRow(eventId);
+    const after = await readEventRow(server.database.db, eventId);
     expect(after.availableSeats).toBe(0);
     expect(after.version).toBe(before.version + 50);
     const confirmed = (await bookingRows(eventId)).filter((booking) => booking.status === 'confirmed');
@@ -347,7 +335,7 @@ describe(`concurrency (${driver})`, () => {
       const response = await book(buyer.token, { eventId, quantity: 1 + (index % 3) });
       existing.push({ id: response.body.booking.id, token: buyer.token });
     }
-    const before = await eventRow(eventId);
+    const before = await readEventRow(server.database.db, eventId);
     await feedSettled();
     const changesBefore = changesOf(eventId).length;
 
@@ -375,7 +363,7 @@ describe(`concurrency (${driver})`, () => {
       else expectError(response, 409, 'already_cancelled');
     });
 
-    const after = await eventRow(eventId);
+    const after = await readEventRow(server.database.db, eventId);
     const confirmed = (await bookingRows(eventId)).filter((booking) => booking.status === 'confirmed');
     const bookedSeats = confirmed.reduce((sum, booking) => sum + booking.quantity, 0);
     expect(after.availableSeats).toBe(capacity - bookedSeats);
@@ -400,13 +388,13 @@ describe(`concurrency (${driver})`, () => {
     const eventId = await createEvent(10);
     const buyer = buyers[20]!;
     const booked = await book(buyer.token, { eventId, quantity: 3 });
-    const before = await eventRow(eventId);
+    const before = await readEventRow(server.database.db, eventId);
     await feedSettled();
     const changesBefore = changesOf(eventId).length;
     const responses = await Promise.all(Array.from({ length: 20 }, () => server.request('DELETE', `/api/bookings/${booked.body.booking.id}`, { token: buyer.token })));
     expect(responses.filter((response) => response.status === 200)).toHaveLength(1);
     for (const response of responses.filter((response) => response.status !== 200)) expectError(response, 409, 'already_cancelled');
-    expect(await eventRow(eventId)).toMatchObject({ availableSeats: 10, version: before.version + 1 });
+    expect(await readEventRow(server.database.db, eventId)).toMatchObject({ availableSeats: 10, version: before.version + 1 });
     await feedSettled();
     expect(changesOf(eventId).slice(changesBefore)).toEqual([{ eventId, kind: 'booking_cancelled', availableSeats: 10, capacity: 10, version: before.version + 1 }]);
   }, 60_000);
@@ -414,7 +402,7 @@ describe(`concurrency (${driver})`, () => {
   test('20 concurrent requests with one Idempotency-Key make one booking, and all answer with it', async () => {
     const eventId = await createEvent(10);
     const buyer = buyers[21]!;
-    const before = await eventRow(eventId);
+    const before = await readEventRow(server.database.db, eventId);
     const responses = await Promise.all(Array.from({ length: 20 }, () => book(buyer.token, { eventId, quantity: 2 }, { 'idempotency-key': 'same-key-race' })));
     const statuses = responses.map((response) => response.status);
     expect(statuses.filter((status) => status === 201)).toHaveLength(1);
@@ -427,7 +415,7 @@ describe(`concurrency (${driver})`, () => {
       .from(bookings)
       .where(and(eq(bookings.userId, buyer.userId), eq(bookings.idempotencyKey, 'same-key-race')));
     expect(rows).toHaveLength(1);
-    expect(await eventRow(eventId)).toMatchObject({ availableSeats: 8, version: before.version + 1 });
+    expect(await readEventRow(server.database.db, eventId)).toMatchObject({ availableSeats: 8, version: before.version + 1 });
     await feedSettled();
     expect(changesOf(eventId)).toHaveLength(1);
   }, 60_000);
@@ -449,13 +437,13 @@ describe(`concurrency (${driver})`, () => {
     });
     const confirmed = await bookingRows(eventId);
     expect(confirmed).toHaveLength(1);
-    expect((await eventRow(eventId)).availableSeats).toBe(10 - winner.body.booking.quantity);
+    expect((await readEventRow(server.database.db, eventId)).availableSeats).toBe(10 - winner.body.booking.quantity);
   }, 60_000);
 
   test('capacity edits racing with bookings keep 0 ≤ availableSeats ≤ capacity and the arithmetic exact', async () => {
     const eventId = await createEvent(60);
     const random = seededRandom(7);
-    const before = await eventRow(eventId);
+    const before = await readEventRow(server.database.db, eventId);
     await feedSettled();
     const changesBefore = changesOf(eventId).length;
 
@@ -483,7 +471,7 @@ describe(`concurrency (${driver})`, () => {
       }
     });
 
-    const after = await eventRow(eventId);
+    const after = await readEventRow(server.database.db, eventId);
     const confirmed = (await bookingRows(eventId)).filter((booking) => booking.status === 'confirmed');
     const bookedSeats = confirmed.reduce((sum, booking) => sum + booking.quantity, 0);
     expect(confirmed).toHaveLength(booked);

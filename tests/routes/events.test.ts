@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { events } from '../../src/db/schema';
 import type { SeatChange } from '../../src/services/seat-feed';
 import { createTokens } from '../../src/lib/tokens';
-import { login, registerUser, startTestServer, testConfig, type TestServer } from '../support/server';
+import { expectError, login, registerUser, startTestServer, testConfig, type TestServer } from '../support/server';
+import { readEventRow } from '../support/services';
 import { waitFor } from '../support/ws';
 
 /** SPEC §2 Events against the real server; the seed gives: events 1, 2, 4 published and 5 draft by the test user (id 1), event 3 by alice (id 2). */
@@ -43,18 +44,7 @@ async function feedSettled(): Promise<void> {
 
 const eventKeys = ['availableSeats', 'capacity', 'description', 'id', 'name', 'organizerId', 'startsAt', 'status', 'venue', 'version'];
 
-async function eventRow(eventId: number) {
-  const [row] = await server.database.db.select().from(events).where(eq(events.id, eventId));
-  return row;
-}
-
 const eventCount = async () => (await server.database.db.select({ count: sql<number>`count(*)::int` }).from(events))[0]!.count;
-
-function expectError(response: { status: number; body: any; headers: Headers }, status: number, code: string) {
-  expect(response.status).toBe(status);
-  expect(response.headers.get('content-type')).toStartWith('application/json');
-  expect(response.body.error.code).toBe(code);
-}
 
 async function createEvent(token: string, body: Record<string, unknown> = {}) {
   const response = await server.request('POST', '/api/events', { token, body: { name: 'Test event', startsAt: '2031-06-01T19:30:00.000Z', capacity: 10, ...body } });
@@ -247,38 +237,38 @@ describe('PATCH /api/events/:id', () => {
   test('below the seats booked → 409 capacity_below_booked; nothing changes, nothing is emitted', async () => {
     const event = await createEvent(organizer, { capacity: 10 });
     await server.request('POST', '/api/bookings', { token: alice, body: { eventId: event.id, quantity: 4 } });
-    const before = await eventRow(event.id);
+    const before = await readEventRow(server.database.db, event.id);
     await feedSettled();
     const changesBefore = changesOf(event.id).length;
     const response = await server.request('PATCH', `/api/events/${event.id}`, { token: organizer, body: { capacity: 3, name: 'Smaller' } });
     expectError(response, 409, 'capacity_below_booked');
     expect(response.body.error.bookedSeats).toBe(4);
-    expect(await eventRow(event.id)).toEqual(before!);
+    expect(await readEventRow(server.database.db, event.id)).toEqual(before);
     await feedSettled();
     expect(changesOf(event.id)).toHaveLength(changesBefore);
   });
 
   test("someone else's published event → 403 forbidden; unchanged", async () => {
-    const before = await eventRow(1);
+    const before = await readEventRow(server.database.db, 1);
     expectError(await server.request('PATCH', '/api/events/1', { token: alice, body: { capacity: 1000 } }), 403, 'forbidden');
     expectError(await server.request('PATCH', '/api/events/1', { token: bob, body: { name: 'Mine now' } }), 403, 'forbidden');
-    expect(await eventRow(1)).toEqual(before!);
+    expect(await readEventRow(server.database.db, 1)).toEqual(before);
     await feedSettled();
     expect(changesOf(1)).toEqual([]);
   });
 
   test("someone else's draft, or a missing event → 404 event_not_found; unchanged", async () => {
-    const before = await eventRow(5);
+    const before = await readEventRow(server.database.db, 5);
     expectError(await server.request('PATCH', '/api/events/5', { token: alice, body: { status: 'published' } }), 404, 'event_not_found');
     expectError(await server.request('PATCH', '/api/events/5', { token: alice, body: { capacity: 1 } }), 404, 'event_not_found');
     expectError(await server.request('PATCH', '/api/events/999999', { token: organizer, body: { name: 'Ghost' } }), 404, 'event_not_found');
-    expect(await eventRow(5)).toEqual(before!);
+    expect(await readEventRow(server.database.db, 5)).toEqual(before);
   });
 
   test('without a token → 401; unchanged', async () => {
-    const before = await eventRow(1);
+    const before = await readEventRow(server.database.db, 1);
     expectError(await server.request('PATCH', '/api/events/1', { body: { name: 'Anon' } }), 401, 'unauthorized');
-    expect(await eventRow(1)).toEqual(before!);
+    expect(await readEventRow(server.database.db, 1)).toEqual(before);
   });
 
   const invalidPatches: [string, unknown][] = [
@@ -292,9 +282,9 @@ describe('PATCH /api/events/:id', () => {
   ];
   for (const [label, body] of invalidPatches) {
     test(`${label} → 400 validation_error; unchanged`, async () => {
-      const before = await eventRow(2);
+      const before = await readEventRow(server.database.db, 2);
       expectError(await server.request('PATCH', '/api/events/2', { token: organizer, body }), 400, 'validation_error');
-      expect(await eventRow(2)).toEqual(before!);
+      expect(await readEventRow(server.database.db, 2)).toEqual(before);
     });
   }
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { createEvent as createEventRow } from '../../src/services/event';
 import { login, startTestServer, type TestServer } from '../support/server';
 import { connect, waitFor, type TestSocket } from '../support/ws';
-import { closed } from './websocket-helpers';
+import { closed } from '../support/websocket-helpers';
 
 // Generous: the machine running the suite may be busy; the waits inside are what bound each test.
 setDefaultTimeout(30_000);

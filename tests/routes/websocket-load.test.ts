@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import type { DatabaseHandle } from '../../src/db/client';
 import { login, openTestDatabase, registerUser, startTestServer, type TestServer } from '../support/server';
 import { connect, waitFor, type TestSocket } from '../support/ws';
-import { closed, createEvent, eventState, expectStrictlyIncreasing, seatMessages, untilHolds } from './websocket-helpers';
+import { closed, createEvent, eventState, expectStrictlyIncreasing, seatMessages, untilHolds } from '../support/websocket-helpers';
 
 // Generous: the machine running the suite may be busy; the waits inside are what bound each test.
 setDefaultTimeout(30_000);

@@ -5,7 +5,7 @@ import { createTokens } from '../../src/lib/tokens';
 import { startServer } from '../../src/server';
 import { login, openTestDatabase, registerUser, startTestServer, testConfig, type TestServer } from '../support/server';
 import { connect, waitFor, type TestSocket } from '../support/ws';
-import { closed, createEvent, eventState, roundTrip, seatMessages, untilHolds } from './websocket-helpers';
+import { closed, createEvent, eventState, roundTrip, seatMessages, untilHolds } from '../support/websocket-helpers';
 
 // Generous: the machine running the suite may be busy; the waits inside are what bound each test.
 setDefaultTimeout(30_000);

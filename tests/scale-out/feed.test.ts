@@ -3,10 +3,10 @@ import postgres from 'postgres';
 import { loadConfig } from '../../src/config';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client';
 import { createLogger } from '../../src/lib/logger';
-import { startServer, type RunningServer } from '../../src/server';
 import { createSeatFeed } from '../../src/services/seat-feed-transport';
 import { createTestDatabaseUrl, usingPostgres } from '../support/database';
-import { testConfig } from '../support/server';
+import { startTestServer, type TestServer } from '../support/server';
+import { seatMessages, untilHolds } from '../support/websocket-helpers';
 import { connect, waitFor, type TestSocket } from '../support/ws';
 
 /**
@@ -14,8 +14,6 @@ import { connect, waitFor, type TestSocket } from '../support/ws';
  * its own pool and its own LISTEN connection on one fresh database, stand in for two processes
  * (tests/scale-out/workers.test.ts runs real ones).
  */
-
-const seatMessageTypes = new Set(['subscribed', 'booking_created', 'booking_cancelled', 'seat_update']);
 
 if (!usingPostgres()) {
   // CI's PGlite run: PGlite is one process, so there is nothing to scale out; check that it stays so.
@@ -33,9 +31,8 @@ if (!usingPostgres()) {
   });
 } else {
   describe('two servers on one PostgreSQL', () => {
-    interface Node extends RunningServer {
+    interface Node extends TestServer {
       name: string;
-      wsUrl: string;
       logLines: Record<string, any>[];
     }
 
@@ -57,24 +54,15 @@ if (!usingPostgres()) {
       handles.push(database);
       const logLines: Record<string, any>[] = [];
       const logger = createLogger('info', (line) => logLines.push(JSON.parse(line)));
-      const server = await startServer(testConfig({ seedDemo: seed, fanoutCoalesceMs: coalesceMs }), { database, logger });
-      return { ...server, name, wsUrl: `ws://127.0.0.1:${server.port}`, logLines };
+      const server = await startTestServer({ database, seed, config: { fanoutCoalesceMs: coalesceMs }, logger });
+      return { ...server, name, logLines };
     }
 
     const listenerPids = async () =>
       (await admin`select pid from pg_stat_activity where datname = ${databaseName} and application_name = 'seatwatch-listener'`).map((row) => Number(row.pid));
 
-    async function call(node: Node, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-      const response = await fetch(`http://127.0.0.1:${node.port}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: response.status, body: await response.json() };
-    }
-
     async function createEvent(capacity: number): Promise<number> {
-      const created = await call(a, 'POST', '/api/events', { name: `scale-out ${capacity}`, startsAt: '2030-01-01T20:00:00Z', capacity });
+      const created = await a.request('POST', '/api/events', { token, body: { name: `scale-out ${capacity}`, startsAt: '2030-01-01T20:00:00Z', capacity } });
       expect(created.status).toBe(201);
       return created.body.event.id;
     }
@@ -90,15 +78,6 @@ if (!usingPostgres()) {
       return row;
     }
 
-    const seatMessages = (watcher: TestSocket) => watcher.messages.filter((message) => seatMessageTypes.has(message?.type));
-    const lastSeatMessage = (watcher: TestSocket) => seatMessages(watcher).at(-1);
-
-    /** Waits until the watcher's newest seat message carries `version`, then returns it. */
-    async function settled(watcher: TestSocket, version: number, timeoutMs = 10_000) {
-      await waitFor(() => lastSeatMessage(watcher)?.version === version, timeoutMs, `version ${version}; last seen ${JSON.stringify(lastSeatMessage(watcher))}`);
-      return lastSeatMessage(watcher);
-    }
-
     beforeAll(async () => {
       databaseUrl = await createTestDatabaseUrl();
       databaseName = new URL(databaseUrl).pathname.slice(1);
@@ -111,12 +90,7 @@ if (!usingPostgres()) {
       await inspector`select 1`;
       bListenerPid = (await listenerPids()).find((pid) => !before.includes(pid))!;
       expect(bListenerPid).toBeNumber();
-      const login = await fetch(`http://127.0.0.1:${a.port}/api/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: 'test@example.com', password: 'password' }),
-      });
-      token = (await login.json()).token;
+      token = (await a.request('POST', '/api/auth/login', { body: { email: 'test@example.com', password: 'password' } })).body.token;
     }, 60_000);
 
     afterAll(async () => {
@@ -135,7 +109,7 @@ if (!usingPostgres()) {
       const onA = await watch(a, eventId);
       const onB = await watch(b, eventId);
 
-      const booked = await call(a, 'POST', '/api/bookings', { eventId, quantity: 2 });
+      const booked = await a.request('POST', '/api/bookings', { token, body: { eventId, quantity: 2 } });
       expect(booked.status).toBe(201);
       expect(booked.body.availableSeats).toBe(98);
       const expected = { type: 'booking_created', eventId, availableSeats: 98, capacity: 100, version: 2 };
@@ -143,7 +117,7 @@ if (!usingPostgres()) {
       expect(await onA.nextOfType('booking_created')).toEqual(expected);
 
       // And back the other way: a cancel through B reaches A.
-      const cancelled = await call(b, 'DELETE', `/api/bookings/${booked.body.booking.id}`);
+      const cancelled = await b.request('DELETE', `/api/bookings/${booked.body.booking.id}`, { token });
       expect(cancelled.status).toBe(200);
       const restored = { type: 'booking_cancelled', eventId, availableSeats: 100, capacity: 100, version: 3 };
       expect(await onA.nextOfType('booking_cancelled')).toEqual(restored);
@@ -157,7 +131,7 @@ if (!usingPostgres()) {
       const eventId = await createEvent(capacity);
       const watchers = await Promise.all([a, a, a, b, b, b].map((node) => watch(node, eventId)));
 
-      const results = await Promise.all(Array.from({ length: 400 }, (_, i) => call(i % 2 === 0 ? a : b, 'POST', '/api/bookings', { eventId })));
+      const results = await Promise.all(Array.from({ length: 400 }, (_, i) => (i % 2 === 0 ? a : b).request('POST', '/api/bookings', { token, body: { eventId } })));
       const statuses = results.map((result) => result.status);
       expect(statuses.filter((status) => status === 201)).toHaveLength(capacity);
       expect(statuses.filter((status) => status === 409)).toHaveLength(400 - capacity);
@@ -169,9 +143,9 @@ if (!usingPostgres()) {
       expect(final).toEqual({ available_seats: 0, capacity, version: 1 + capacity });
 
       for (const watcher of watchers) {
-        const last = await settled(watcher, final!.version);
+        const last = await untilHolds(watcher, undefined, final!.version);
         expect(last).toMatchObject({ eventId, availableSeats: 0, capacity, version: final!.version });
-        const versions = seatMessages(watcher).map((message) => message.version);
+        const versions = seatMessages(watcher, undefined).map((message) => message.version);
         for (let i = 1; i < versions.length; i++) expect(versions[i]).toBeGreaterThan(versions[i - 1]);
         watcher.close();
       }
@@ -181,8 +155,8 @@ if (!usingPostgres()) {
       const eventId = await createEvent(50);
       const onA = await watch(a, eventId);
       const onB = await watch(b, eventId);
-      expect((await call(a, 'POST', '/api/bookings', { eventId })).status).toBe(201);
-      await settled(onB, 2);
+      expect((await a.request('POST', '/api/bookings', { token, body: { eventId } })).status).toBe(201);
+      await untilHolds(onB, undefined, 2);
 
       // The database refuses new connections (as while restarting), then B's listener is killed:
       // it cannot come back until connections are allowed again.
@@ -194,10 +168,10 @@ if (!usingPostgres()) {
         expect(b.logLines.some((line) => line.level === 'warn' && line.msg.startsWith('seat feed: LISTEN connection lost'))).toBe(true);
 
         // A's pool is still connected; its own listener is untouched.
-        for (let i = 0; i < 3; i++) expect((await call(a, 'POST', '/api/bookings', { eventId, quantity: 2 })).status).toBe(201);
-        await settled(onA, 5);
+        for (let i = 0; i < 3; i++) expect((await a.request('POST', '/api/bookings', { token, body: { eventId, quantity: 2 } })).status).toBe(201);
+        await untilHolds(onA, undefined, 5);
         // B heard none of it: its listener is down.
-        expect(lastSeatMessage(onB).version).toBe(2);
+        expect(seatMessages(onB, undefined).at(-1).version).toBe(2);
       } finally {
         await admin.unsafe(`alter database "${databaseName}" allow_connections true`);
       }
@@ -205,7 +179,7 @@ if (!usingPostgres()) {
       const final = await seatsInDatabase(eventId);
       expect(final).toEqual({ available_seats: 43, capacity: 50, version: 5 });
       // Recovery re-reads the watched events and publishes what B's watcher missed.
-      const last = await settled(onB, 5, 20_000);
+      const last = await untilHolds(onB, undefined, 5, 20_000);
       expect(last).toMatchObject({ eventId, availableSeats: 43, capacity: 50, version: 5 });
       const recovered = b.logLines.find((line) => line.msg.startsWith('seat feed: LISTEN connection recovered'));
       expect(recovered).toMatchObject({ level: 'info' });
@@ -213,7 +187,7 @@ if (!usingPostgres()) {
       expect((await listenerPids()).filter((pid) => pid !== bListenerPid)).toHaveLength(2);
 
       // And it is live again: the next booking arrives as a notification.
-      expect((await call(a, 'POST', '/api/bookings', { eventId })).status).toBe(201);
+      expect((await a.request('POST', '/api/bookings', { token, body: { eventId } })).status).toBe(201);
       expect(await onB.next((message) => message.version === 6)).toEqual({ type: 'booking_created', eventId, availableSeats: 42, capacity: 50, version: 6 });
       onA.close();
       onB.close();

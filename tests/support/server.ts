@@ -1,4 +1,4 @@
-import { setDefaultTimeout } from 'bun:test';
+import { expect, setDefaultTimeout } from 'bun:test';
 import { loadConfig, type Config } from '../../src/config';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client';
 import type { Logger } from '../../src/lib/logger';
@@ -71,6 +71,13 @@ export async function login(server: TestServer, email = 'test@example.com', pass
   const response = await server.request('POST', '/api/auth/login', { body: { email, password } });
   if (response.status !== 200) throw new Error(`login failed: ${response.status} ${JSON.stringify(response.body)}`);
   return response.body.token;
+}
+
+/** An API error answer: this status, a JSON body, this `error.code`. */
+export function expectError(response: { status: number; body: any; headers: Headers }, status: number, code: string): void {
+  expect(response.status).toBe(status);
+  expect(response.headers.get('content-type')).toStartWith('application/json');
+  expect(response.body.error.code).toBe(code);
 }
 
 let userCounter = 0;

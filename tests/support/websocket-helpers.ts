@@ -1,14 +1,14 @@
 import { expect } from 'bun:test';
-import type { TestServer } from '../support/server';
-import { waitFor, type TestSocket } from '../support/ws';
+import type { TestServer } from './server';
+import { waitFor, type TestSocket } from './ws';
 
-/** Shared by the tests/routes/websocket*.test.ts files: small checks on what watchers hold. */
+/** Shared by the WebSocket tests (tests/routes/websocket*.test.ts, tests/scale-out/feed.test.ts): small checks on what watchers hold. */
 
 export const SEAT_MESSAGE_TYPES = new Set(['subscribed', 'booking_created', 'booking_cancelled', 'seat_update']);
 
-/** Every message carrying a seat state of `eventId`, the snapshot included, in arrival order. */
-export function seatMessages(socket: TestSocket, eventId: number): any[] {
-  return socket.messages.filter((message) => SEAT_MESSAGE_TYPES.has(message?.type) && message.eventId === eventId);
+/** Every message carrying a seat state (of `eventId`; of any event when undefined), the snapshot included, in arrival order. */
+export function seatMessages(socket: TestSocket, eventId: number | undefined): any[] {
+  return socket.messages.filter((message) => SEAT_MESSAGE_TYPES.has(message?.type) && (eventId === undefined || message.eventId === eventId));
 }
 
 export function expectStrictlyIncreasing(versions: number[], label: string): void {
@@ -33,10 +33,14 @@ export async function eventState(server: TestServer, token: string, eventId: num
   return { eventId, availableSeats, capacity, version };
 }
 
-/** Waits until the watcher's latest message about the event carries `version`, then returns that message. */
-export async function untilHolds(socket: TestSocket, eventId: number, version: number, timeoutMs = 10_000): Promise<any> {
-  await waitFor(() => seatMessages(socket, eventId).at(-1)?.version === version, timeoutMs, `watcher to hold version ${version} of event ${eventId}; holds ${seatMessages(socket, eventId).at(-1)?.version}`);
-  return seatMessages(socket, eventId).at(-1);
+/**
+ * Waits until the watcher's latest seat message about the event (about any event when `eventId`
+ * is undefined) carries `version`, then returns that message.
+ */
+export async function untilHolds(socket: TestSocket, eventId: number | undefined, version: number, timeoutMs = 10_000): Promise<any> {
+  const latest = () => seatMessages(socket, eventId).at(-1);
+  await waitFor(() => latest()?.version === version, timeoutMs, `watcher to hold version ${version} of event ${eventId ?? '(any)'}; holds ${JSON.stringify(latest())}`);
+  return latest();
 }
 
 /**
