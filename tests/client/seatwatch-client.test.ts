@@ -245,7 +245,7 @@ test('4401 stops reconnecting until a new token is given', async () => {
 
 test('an expiring token: token_expired, 4401, closed; setToken brings it back resubscribed', async () => {
   const { timers, pending } = trackedTimers();
-  const shortLived = await createTokens(testConfig().jwtSecret, 1).sign({ id: userId, email: 'test@example.com', name: 'Test User' });
+  const shortLived = await createTokens(testConfig().jwtSecret, 2).sign({ id: userId, email: 'test@example.com', name: 'Test User' });
   const client = newClient({ token: shortLived, timers });
   const seen = record(client);
   await seen.state('open');

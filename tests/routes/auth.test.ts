@@ -153,7 +153,9 @@ describe('GET /api/auth/me', () => {
   }
 
   test('a token expires after its lifetime', async () => {
-    const token = await createTokens(secret, 1).sign(demoUser);
+    // A token's exp is whole seconds, so a 1 s token may have only milliseconds left when
+    // used; 2 s leaves it at least one second to be accepted first.
+    const token = await createTokens(secret, 2).sign(demoUser);
     expect((await server.request('GET', '/api/auth/me', { token })).status).toBe(200);
     const { exp } = payloadOf(token) as { exp: number };
     // Wait out the token's own expiry second, then it must be refused.
