@@ -7,6 +7,7 @@ import { createMetrics } from './lib/metrics';
 import { createTokens } from './lib/tokens';
 import { websocketHandlers } from './routes/websocket';
 import { getSeatState, getSeatStates } from './services/event';
+import { MAX_GROUPING_HOLD_MS } from './services/seat-change-grouping';
 import type { SeatFeed } from './services/seat-feed';
 import { createSeatFeed } from './services/seat-feed-transport';
 import { createWebSocketManager, type WebSocketManager } from './services/websocket';
@@ -52,6 +53,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const seatFeed = await createSeatFeed(database, {
     logger,
+    // A coalescing window already sends one message per event per window; holding changes back
+    // to share a write only pays when every change is its own message.
+    maxGroupingHoldMs: config.fanoutCoalesceMs > 0 ? 0 : MAX_GROUPING_HOLD_MS,
     // After a feed outage, re-read what local watchers hold and publish anything newer.
     onReconnect: async () => websocket.catchUp(await getSeatStates(database.db, websocket.watchedEventIds())),
   });

@@ -53,12 +53,15 @@ export async function bookSeats(db: Database, seatFeed: SeatFeed, request: Booki
     const replay = await findReplay(db, request);
     if (replay) return replay;
   }
+  const inFlight = seatFeed.changing(request.eventId);
   try {
     const { booking, ...seats } = await bookOrRefuse(db, seatFeed, request);
     const change: SeatChange = { eventId: request.eventId, kind: 'booking_created', ...seats };
+    inFlight.settle(change.version);
     seatFeed.committed(change);
     return { booking: toPublicBooking(booking), availableSeats: change.availableSeats, replayed: false };
   } catch (error) {
+    inFlight.settle(null);
     const code = databaseErrorCode(error);
     // A concurrent request with the same key committed first: ours rolled back whole.
     if (request.idempotencyKey !== undefined && code === '23505') {

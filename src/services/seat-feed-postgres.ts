@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { DatabaseHandle } from '../db/client';
 import type { Logger } from '../lib/logger';
+import { createSeatChangeGrouping } from './seat-change-grouping';
 import { createHandlerSet, type SeatChange, type SeatChangeSql, type SeatFeed } from './seat-feed';
 
 export const SEAT_CHANNEL = 'seat_changes';
@@ -33,6 +34,8 @@ export interface PostgresSeatFeedOptions {
   logger: Logger;
   /** Re-reads and republishes what local watchers hold; run after every reconnect. */
   onReconnect: () => Promise<void>;
+  /** How long a change may wait for statements of its event running beside it (default: MAX_GROUPING_HOLD_MS). */
+  maxGroupingHoldMs?: number;
 }
 
 const CATCH_UP_RETRY_MS = [250, 1000, 5000];
@@ -47,6 +50,7 @@ const CATCH_UP_RETRY_MS = [250, 1000, 5000];
 export async function createPostgresSeatFeed(database: DatabaseHandle, options: PostgresSeatFeedOptions): Promise<SeatFeed> {
   const { logger, onReconnect } = options;
   const handlers = createHandlerSet(logger);
+  const grouping = createSeatChangeGrouping(handlers.emit, options.maxGroupingHoldMs);
   let lostAt: number | null = null;
   let closed = false;
   // Bumped on every outage, so a catch-up retry from an earlier recovery stops when a newer one takes over.
@@ -58,7 +62,7 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
       logger.warn('seat feed: ignored malformed notification', { channel: SEAT_CHANNEL, payload: payload.slice(0, 200) });
       return;
     }
-    handlers.emit(change);
+    grouping.arrive(change);
   }
 
   async function catchUp(recovery: number): Promise<void> {
@@ -101,10 +105,12 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
     recordInStatement: notifySeatChange,
     // The notification comes back through this process's own LISTEN once committed.
     committed() {},
+    changing: grouping.begin,
     subscribe: handlers.add,
     async close() {
       closed = true;
       await unlisten();
+      grouping.flushAll();
     },
   };
 }

@@ -2,6 +2,7 @@ import type { SQL, SQLWrapper } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { createLogger, type Logger } from '../lib/logger';
 import type { SeatMessageType, SeatStateFields } from '../protocol';
+import { createSeatChangeGrouping, type ChangeInFlight } from './seat-change-grouping';
 
 /** A committed change of an event's seats: full state, never a delta, so any one message can be rendered alone. */
 export type SeatChange = SeatStateFields & { kind: SeatMessageType };
@@ -26,6 +27,11 @@ export interface SeatFeed {
    */
   recordInStatement(change: SeatChangeSql): SQL | null;
   committed(change: SeatChange): void;
+  /**
+   * Called before a statement that may change the event's seats is sent, settled once its outcome
+   * is known: changes arriving meanwhile wait briefly for it, so they leave together.
+   */
+  changing(eventId: number): ChangeInFlight;
   subscribe(handler: SeatChangeHandler): () => void;
   close(): Promise<void>;
 }
@@ -55,16 +61,18 @@ export function createHandlerSet(logger: Logger) {
 }
 
 /** Single process: the change is handed over in memory once the transaction has committed. */
-export function createInProcessSeatFeed(logger: Logger = createLogger('error')): SeatFeed {
+export function createInProcessSeatFeed(logger: Logger = createLogger('error'), maxGroupingHoldMs?: number): SeatFeed {
   const handlers = createHandlerSet(logger);
+  const grouping = createSeatChangeGrouping(handlers.emit, maxGroupingHoldMs);
   return {
     transport: 'in-process',
     async recordInTransaction() {},
     recordInStatement: () => null,
-    committed(change) {
-      handlers.emit(change);
-    },
+    committed: grouping.arrive,
+    changing: grouping.begin,
     subscribe: handlers.add,
-    async close() {},
+    async close() {
+      grouping.flushAll();
+    },
   };
 }

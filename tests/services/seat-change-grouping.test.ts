@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import type { DatabaseHandle } from '../../src/db/client';
+import { users } from '../../src/db/schema';
+import { createLogger } from '../../src/lib/logger';
+import { bookSeats } from '../../src/services/booking';
+import { createEvent } from '../../src/services/event';
+import { createSeatChangeGrouping } from '../../src/services/seat-change-grouping';
+import type { SeatChange } from '../../src/services/seat-feed';
+import { createSeatFeed } from '../../src/services/seat-feed-transport';
+import { openTestDatabase } from '../support/server';
+
+const change = (eventId: number, version: number): SeatChange => ({ eventId, kind: 'booking_created', availableSeats: 100 - version, capacity: 100, version });
+
+/** What was delivered, by synchronous step: a step ends at the next microtask. */
+function recorder() {
+  const steps: number[][] = [];
+  let stepOpen = false;
+  return {
+    steps,
+    deliver(delivered: SeatChange) {
+      if (!stepOpen) {
+        steps.push([]);
+        stepOpen = true;
+        queueMicrotask(() => (stepOpen = false));
+      }
+      steps.at(-1)!.push(delivered.version);
+    },
+  };
+}
+
+/** Ends the current synchronous step, so the recorder counts what follows as a new one. */
+const nextStep = () => Promise.resolve();
+
+test('a change with nothing running beside it is handed on at once', async () => {
+  const seen = recorder();
+  const grouping = createSeatChangeGrouping(seen.deliver, 1000);
+  grouping.arrive(change(1, 2));
+  expect(seen.steps).toEqual([[2]]);
+  await nextStep();
+  // A statement of another event holds nothing of this one.
+  grouping.begin(9);
+  grouping.arrive(change(1, 3));
+  expect(seen.steps).toEqual([[2], [3]]);
+});
+
+test('a change waits for the statements running beside it, then all leave in one step, in order', async () => {
+  const seen = recorder();
+  const grouping = createSeatChangeGrouping(seen.deliver, 1000);
+  const [a, b, c] = [grouping.begin(1), grouping.begin(1), grouping.begin(1)];
+  a.settle(2);
+  grouping.arrive(change(1, 2));
+  expect(seen.steps).toEqual([]);
+  // The notification may come before the statement's own result.
+  grouping.arrive(change(1, 3));
+  await nextStep();
+  b.settle(3);
+  expect(seen.steps).toEqual([]);
+  c.settle(null);
+  expect(seen.steps).toEqual([[2, 3]]);
+});
+
+test('statements started after a change was held do not hold it longer', async () => {
+  const seen = recorder();
+  const grouping = createSeatChangeGrouping(seen.deliver, 1000);
+  const first = grouping.begin(1);
+  const second = grouping.begin(1);
+  first.settle(2);
+  grouping.arrive(change(1, 2));
+  const later = grouping.begin(1);
+  second.settle(3);
+  expect(seen.steps).toEqual([]);
+  grouping.arrive(change(1, 3));
+  expect(seen.steps).toEqual([[2, 3]]);
+  await nextStep();
+  // The later statement forms the next group.
+  grouping.arrive(change(1, 4));
+  expect(seen.steps).toEqual([[2, 3]]);
+  later.settle(4);
+  expect(seen.steps).toEqual([[2, 3], [4]]);
+});
+
+test('a group never waits longer than the hold, and a change that never comes holds nothing after', async () => {
+  const seen = recorder();
+  const grouping = createSeatChangeGrouping(seen.deliver, 30);
+  const stuck = grouping.begin(1);
+  const lost = grouping.begin(1);
+  lost.settle(3);
+  const heldAt = performance.now();
+  grouping.arrive(change(1, 2));
+  while (seen.steps.length === 0 && performance.now() - heldAt < 1000) await Bun.sleep(1);
+  expect(seen.steps).toEqual([[2]]);
+  expect(performance.now() - heldAt).toBeGreaterThanOrEqual(25);
+  await nextStep();
+  // Version 3's notification never came: the next change does not wait for it again.
+  stuck.settle(null);
+  grouping.arrive(change(1, 4));
+  expect(seen.steps).toEqual([[2], [4]]);
+});
+
+test('a hold of 0 turns grouping off, and flushAll hands on what is held', () => {
+  const seen = recorder();
+  const off = createSeatChangeGrouping(seen.deliver, 0);
+  off.begin(1);
+  off.arrive(change(1, 2));
+  expect(seen.steps).toEqual([[2]]);
+
+  const closing = recorder();
+  const grouping = createSeatChangeGrouping(closing.deliver, 60_000);
+  grouping.begin(1);
+  grouping.arrive(change(1, 2));
+  expect(closing.steps).toEqual([]);
+  grouping.flushAll();
+  expect(closing.steps).toEqual([[2]]);
+});
+
+describe('through the real seat feed', () => {
+  let database: DatabaseHandle;
+  let userIds: number[];
+
+  beforeAll(async () => {
+    database = await openTestDatabase();
+    const rows = await database.db
+      .insert(users)
+      .values(Array.from({ length: 4 }, (_, index) => ({ email: `grouping-${index}@example.com`, passwordHash: 'not-a-real-hash' })))
+      .returning({ id: users.id });
+    userIds = rows.map((row) => row.id);
+  }, 60_000);
+  afterAll(() => database.close());
+
+  test(`concurrent bookings of one event reach subscribers in one step, every version once, in order (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, async () => {
+    const feed = await createSeatFeed(database, { logger: createLogger('silent'), onReconnect: async () => {}, maxGroupingHoldMs: 30_000 });
+    try {
+      const event = await createEvent(database.db, userIds[0]!, { name: 'Grouped', startsAt: new Date('2031-01-01T20:00:00Z'), capacity: 100, status: 'published' });
+      const seen = recorder();
+      feed.subscribe((delivered) => {
+        if (delivered.eventId === event.id) seen.deliver(delivered);
+      });
+      const count = 12;
+      const results = await Promise.all(
+        Array.from({ length: count }, (_, index) => bookSeats(database.db, feed, { userId: userIds[index % userIds.length]!, eventId: event.id, quantity: 1 })),
+      );
+      expect(results.map((result) => result.availableSeats).sort((x, y) => y - x)).toEqual(Array.from({ length: count }, (_, index) => 99 - index));
+      // On PostgreSQL the changes come back through LISTEN, after the statements' own results.
+      const deadline = Date.now() + 10_000;
+      while (seen.steps.flat().length < count && Date.now() < deadline) await Bun.sleep(5);
+      expect(seen.steps).toEqual([Array.from({ length: count }, (_, index) => event.version + 1 + index)]);
+    } finally {
+      await feed.close();
+    }
+  }, 30_000);
+});
