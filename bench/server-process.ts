@@ -12,6 +12,7 @@ import { startServer } from '../src/server';
 import type { SeatChange } from '../src/services/seat-feed';
 import { emitLine, residentMB, serveCommands } from './child-protocol';
 import { benchClockMs } from './clock';
+import { recordPublishes } from './publish-log';
 import { countPublishTurns } from './publish-turns';
 
 const config = loadConfig(process.env);
@@ -19,6 +20,7 @@ const config = loadConfig(process.env);
 const logger = createLogger(config.logLevel, (line) => process.stderr.write(line + '\n'));
 const server = await startServer(config, { logger });
 const publishTurns = countPublishTurns(server.app.server!);
+const publishedTo = recordPublishes(server.app.server!, benchClockMs);
 
 /**
  * When each version of each event was committed. bookSeats calls `seatFeed.committed` right
@@ -79,6 +81,7 @@ await serveCommands(
     'feed-transport': () => ({ transport: feed.transport }),
     connections: () => ({ ...server.websocket.stats(), connections: server.websocket.clients.size }),
     commits: (args: { eventId: number }) => [...(commitTimes.get(args.eventId) ?? new Map()).entries()],
+    publishes: (args: { eventId: number }) => publishedTo(args.eventId),
     'seat-audit': async (args: { eventId: number }) => {
       const [event] = await db
         .select({ capacity: events.capacity, availableSeats: events.availableSeats, version: events.version })

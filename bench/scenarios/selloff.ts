@@ -4,8 +4,9 @@ import { createBenchDatabase, type BenchDatabase } from '../database';
 import { startSeatwatchServer, startWatchers } from '../processes';
 import { Teardown, waitUntil, type Progress } from '../scenario';
 import type { Scenario } from '../scenario';
+import { publishTimesByVersion } from '../publish-log';
 import { isOversold, type SeatAudit } from '../seat-audit';
-import { LagHistogram, round } from '../stats';
+import { LagHistogram, percentile, round } from '../stats';
 import { formatTable } from '../table';
 
 /**
@@ -18,6 +19,11 @@ import { formatTable } from '../table';
  * the earlier of the two is used. All processes read one clock (clock.ts).
  *
  * Runs once with coalescing off and once at the default 50 ms window, to show what it changes.
+ *
+ * The lag is also split at the moment the carrying message was handed to `server.publish`:
+ * commit → publish (the window, and the server's event loop being busy) and publish → receipt
+ * (the fan-out of that message to every watcher, which a bare Bun server pays too), with the
+ * interval between publishes (how long the server spends on each fan-out during the spike).
  */
 
 const DEFAULT_COALESCE_MS = 50;
@@ -28,6 +34,11 @@ interface SelloffFigures {
   lagMsP50: number;
   lagMsP99: number;
   lagMsMax: number;
+  commitToPublishMsP50: number;
+  commitToPublishMsP99: number;
+  publishToReceiptMsP50: number;
+  publishToReceiptMsP99: number;
+  publishIntervalMsP50: number;
   messagesPerWatcher: number;
   allWatchersFinal: boolean;
   oversold: boolean;
@@ -88,11 +99,15 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
 
     progress(`selloff (window ${coalesceMs} ms): waiting for every watcher to hold version ${final.version}`);
     const waitMs = 30_000 + watcherCount * seats * 0.01;
-    const reports = await watchers.request<WatcherReport>(
-      'report',
-      { commits: [...commits], finalVersion: final.version, finalSeats: final.availableSeats, waitMs },
-      waitMs + 60_000,
-    );
+    const reportLag = (since: Map<number, number>) =>
+      watchers.request<WatcherReport>('report', { commits: [...since], finalVersion: final.version, finalSeats: final.availableSeats, waitMs }, waitMs + 60_000);
+    const reports = await reportLag(commits);
+    const published = await server.request<[number, number][]>('publishes', { eventId: event.id });
+    const publishedAt = publishTimesByVersion(commits, published);
+    const commitToPublish = [...publishedAt].map(([version, at]) => at - commits.get(version)!);
+    const fanOut = new LagHistogram();
+    for (const report of await reportLag(publishedAt)) fanOut.merge(report.lag);
+    const publishIntervals = published.slice(1).map(([at], index) => at - published[index]![0]);
     const { peakRssMB } = await server.request<{ peakRssMB: number }>('rss');
     const audit = await server.request<SeatAudit>('seat-audit', { eventId: event.id });
 
@@ -106,6 +121,11 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
       lagMsP50: lag.percentile(50),
       lagMsP99: lag.percentile(99),
       lagMsMax: lag.maxMs,
+      commitToPublishMsP50: percentile(commitToPublish, 50),
+      commitToPublishMsP99: percentile(commitToPublish, 99),
+      publishToReceiptMsP50: fanOut.percentile(50),
+      publishToReceiptMsP99: fanOut.percentile(99),
+      publishIntervalMsP50: percentile(publishIntervals, 50),
       messagesPerWatcher: sum((report) => report.seatMessages) / tracked,
       allWatchersFinal: tracked === watcherCount && sum((report) => report.endedOnFinal) === watcherCount,
       oversold: isOversold(load.confirmed, seats, audit),
@@ -127,6 +147,11 @@ function summary(figures: SelloffFigures) {
     lagMsP50: round(figures.lagMsP50),
     lagMsP99: round(figures.lagMsP99),
     lagMsMax: round(figures.lagMsMax),
+    commitToPublishMsP50: round(figures.commitToPublishMsP50),
+    commitToPublishMsP99: round(figures.commitToPublishMsP99),
+    publishToReceiptMsP50: round(figures.publishToReceiptMsP50),
+    publishToReceiptMsP99: round(figures.publishToReceiptMsP99),
+    publishIntervalMsP50: round(figures.publishIntervalMsP50),
     messagesPerWatcher: round(figures.messagesPerWatcher, 1),
     allWatchersFinal: figures.allWatchersFinal,
     oversold: figures.oversold,
@@ -159,13 +184,16 @@ export const runSelloff: Scenario = async (options, progress) => {
   };
   const table = formatTable(
     `selloff: ${watcherCount.toLocaleString('en-US')} watchers, ${seats.toLocaleString('en-US')} seats, ${bookers} bookers (${json.databaseKind})`,
-    ['coalesce window', 'bookings/s', 'lag ms p50', 'lag ms p99', 'lag ms max', 'msgs/watcher', 'all final', 'oversold', 'versions increase', 'server RSS MB'],
+    ['coalesce window', 'bookings/s', 'lag ms p50', 'lag ms p99', 'lag ms max', 'commit→publish p50 / p99', 'publish→receipt p50 / p99', 'ms between publishes p50', 'msgs/watcher', 'all final', 'oversold', 'versions increase', 'server RSS MB'],
     runs.map((run) => [
       `${run.coalesceMs} ms`,
       run.bookingsPerSec,
       run.lagMsP50,
       run.lagMsP99,
       run.lagMsMax,
+      `${round(run.commitToPublishMsP50, 1)} / ${round(run.commitToPublishMsP99, 1)}`,
+      `${round(run.publishToReceiptMsP50, 1)} / ${round(run.publishToReceiptMsP99, 1)}`,
+      round(run.publishIntervalMsP50, 1),
       run.messagesPerWatcher,
       run.allWatchersFinal,
       run.oversold,

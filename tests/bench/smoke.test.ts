@@ -53,6 +53,10 @@ test(
     expect(booking.oversold).toBe(false);
 
     expectNumbers(selloff, ['watchers', 'seats', 'bookers', 'coalesceMs', 'bookingsPerSec', 'lagMsP50', 'lagMsP99', 'lagMsMax', 'messagesPerWatcher', 'serverRssMB']);
+    // The lag, split where the carrying message was published: each part within the whole.
+    expectNumbers(selloff, ['commitToPublishMsP50', 'commitToPublishMsP99', 'publishToReceiptMsP50', 'publishToReceiptMsP99', 'publishIntervalMsP50']);
+    expect(selloff.publishToReceiptMsP99).toBeLessThanOrEqual(selloff.lagMsMax);
+    expect(selloff.commitToPublishMsP99).toBeLessThanOrEqual(selloff.lagMsMax);
     expect(selloff).toMatchObject({ watchers: 40, seats: 30, bookers: 4, coalesceMs: 50, allWatchersFinal: true, oversold: false, versionsStrictlyIncrease: true });
     expect(selloff.withoutCoalescing).toMatchObject({ coalesceMs: 0, allWatchersFinal: true, oversold: false, versionsStrictlyIncrease: true, messagesPerWatcher: 30 });
     // A window can only merge messages, never add any.

@@ -1,0 +1,44 @@
+/**
+ * When each seat message was handed to `server.publish`, per event: the point that splits a
+ * version's lag into the wait before its message went out (commit → publish) and the fan-out
+ * of that message to every watcher (publish → receipt).
+ */
+interface Publishing {
+  publish(topic: string, data: string): number;
+}
+
+const TOPIC_PREFIX = 'event:';
+const VERSION_FIELD = /"version":(\d+)/;
+
+/** Wraps `server.publish`; returns a reader of `[atMs, version]` pairs for one event, in publish order. */
+export function recordPublishes(server: Publishing, clock: () => number): (eventId: number) => [number, number][] {
+  const byEvent = new Map<number, [number, number][]>();
+  const publish = server.publish.bind(server);
+  server.publish = (topic, data) => {
+    const version = VERSION_FIELD.exec(data)?.[1];
+    if (topic.startsWith(TOPIC_PREFIX) && version !== undefined) {
+      const eventId = Number(topic.slice(TOPIC_PREFIX.length));
+      let published = byEvent.get(eventId);
+      if (!published) byEvent.set(eventId, (published = []));
+      published.push([clock(), Number(version)]);
+    }
+    return publish(topic, data);
+  };
+  return (eventId) => byEvent.get(eventId) ?? [];
+}
+
+/**
+ * For each committed version, when the first message carrying it or a newer one was published
+ * (messages of one event go out in increasing version order). Versions never published are left out.
+ */
+export function publishTimesByVersion(commits: ReadonlyMap<number, number>, published: readonly [number, number][]): Map<number, number> {
+  const carriedAt = new Map<number, number>();
+  const versions = [...commits.keys()].sort((a, b) => a - b);
+  let next = 0;
+  for (const version of versions) {
+    while (next < published.length && published[next]![1] < version) next += 1;
+    if (next === published.length) break;
+    carriedAt.set(version, published[next]![0]);
+  }
+  return carriedAt;
+}
