@@ -56,6 +56,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // A coalescing window already sends one message per event per window; holding changes back
     // to share a write only pays when every change is its own message.
     maxGroupingHoldMs: config.fanoutCoalesceMs > 0 ? 0 : MAX_GROUPING_HOLD_MS,
+    // A window may skip intermediate versions, so this process's own changes need not wait for
+    // their notification: one that just misses a window's message waited a whole fan-out for it.
+    deliverOwnCommitsAtOnce: config.fanoutCoalesceMs > 0,
     // After a feed outage, re-read what local watchers hold and publish anything newer.
     onReconnect: async () => websocket.catchUp(await getSeatStates(database.db, websocket.watchedEventIds())),
   });

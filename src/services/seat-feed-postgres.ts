@@ -34,6 +34,13 @@ export interface PostgresSeatFeedOptions {
   logger: Logger;
   /** Re-reads and republishes what local watchers hold; run after every reconnect. */
   onReconnect: () => Promise<void>;
+  /**
+   * Hand this process's own committed changes on as soon as their statement returns, as well as
+   * when their notification comes back (subscribers then see each twice; the WebSocket manager
+   * drops the repeat by version). Only where skipping intermediate versions is allowed: a later
+   * change made here can overtake an earlier one made elsewhere that is still on its way.
+   */
+  deliverOwnCommitsAtOnce?: boolean;
   /** How long a change may wait for statements of its event running beside it (default: MAX_GROUPING_HOLD_MS). */
   maxGroupingHoldMs?: number;
 }
@@ -45,7 +52,9 @@ const CATCH_UP_RETRY_MS = [250, 1000, 5000];
  * transaction that changes the seats, so PostgreSQL delivers it only if that transaction
  * commits, and in commit order. Every process — the one that made the change included —
  * publishes from its own LISTEN, so all of them follow one path; the WebSocket manager's
- * per-event version guard drops anything not newer than what it already sent.
+ * per-event version guard drops anything not newer than what it already sent. Under a
+ * coalescing window the process that made a change also hands it on from the statement's result
+ * (`deliverOwnCommitsAtOnce`), a notification round trip sooner.
  */
 export async function createPostgresSeatFeed(database: DatabaseHandle, options: PostgresSeatFeedOptions): Promise<SeatFeed> {
   const { logger, onReconnect } = options;
@@ -103,8 +112,11 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
     },
     // Queued by the statement that makes the change, so it is delivered only if that commits.
     recordInStatement: notifySeatChange,
-    // The notification comes back through this process's own LISTEN once committed.
-    committed() {},
+    // The notification comes back through this process's own LISTEN once committed; with
+    // deliverOwnCommitsAtOnce the statement's own result goes ahead of it.
+    committed(change) {
+      if (options.deliverOwnCommitsAtOnce) grouping.arrive(change);
+    },
     changing: grouping.begin,
     subscribe: handlers.add,
     async close() {

@@ -101,3 +101,38 @@ describe('bookings on the PostgreSQL feed', () => {
     expect((await notified(event.id, 2)).map((change) => change.version)).toEqual([2, 3]);
   });
 });
+
+describe('deliverOwnCommitsAtOnce', () => {
+  /** Books one seat on a fresh event; what the feed's subscriber had heard when bookSeats returned, and once `expected` changes came. */
+  async function bookWatching(deliverOwnCommitsAtOnce: boolean, expected: number) {
+    const feed = await createPostgresSeatFeed(database, { logger: createLogger('silent'), onReconnect: async () => {}, deliverOwnCommitsAtOnce });
+    try {
+      const event = await createEvent(database.db, organizerId, { name: 'Feed at once', startsAt: new Date('2031-01-01T20:00:00Z'), capacity: 5 });
+      const heard: number[] = [];
+      feed.subscribe((change) => {
+        if (change.eventId === event.id) heard.push(change.version);
+      });
+      await bookSeats(database.db, feed, { userId: buyerId, eventId: event.id, quantity: 1 });
+      const heardWhenBooked = [...heard];
+      await notified(event.id, 1);
+      // The feed's own LISTEN connection may trail the raw one a little.
+      for (let waited = 0; heard.length < expected && waited < 5000; waited += 10) await Bun.sleep(10);
+      return { heardWhenBooked, heard };
+    } finally {
+      await feed.close();
+    }
+  }
+
+  test('on: subscribers hear the booking when its statement returns, and again from its notification', async () => {
+    const { heardWhenBooked, heard } = await bookWatching(true, 2);
+    // In-process PGlite may deliver the notification first; either way the booking is heard by then.
+    expect(heardWhenBooked).toContain(2);
+    expect(heard).toEqual([2, 2]);
+  });
+
+  test('off: only the notification carries it', async () => {
+    const { heard } = await bookWatching(false, 1);
+    await Bun.sleep(100);
+    expect(heard).toEqual([2]);
+  });
+});
