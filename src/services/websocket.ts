@@ -81,6 +81,15 @@ interface EventFeedState {
 
 export const eventTopic = (eventId: number) => `event:${eventId}`;
 
+/**
+ * A coalescing window whose timer fires this late found the event loop blocked — by a fan-out to
+ * thousands of sockets, typically — and the changes committed meanwhile are still unread in the
+ * database connections. Closing it one timer turn later lets them be read first and ride in this
+ * message, instead of the message carrying the one or two changes read just before and the rest
+ * waiting a whole fan-out more (measured: docs/decisions.md, "late window").
+ */
+const LATE_WINDOW_CLOSE_MS = 10;
+
 const CLIENT_ID_SUFFIX_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 function randomSuffix(length = 6): string {
@@ -320,14 +329,21 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   }
 
   function openWindow(eventId: number, feed: EventFeedState): void {
+    const closesAt = now() + coalesceMs;
     feed.windowTimer = setTimeout(() => {
-      feed.windowTimer = null;
-      const pending = feed.pending;
-      if (!pending || feedByEvent.get(eventId) !== feed) return;
-      feed.pending = null;
-      flush(eventId, feed, pending);
-      openWindow(eventId, feed);
+      if (now() - closesAt > LATE_WINDOW_CLOSE_MS) feed.windowTimer = setTimeout(() => closeWindow(eventId, feed), 0);
+      else closeWindow(eventId, feed);
     }, coalesceMs);
+  }
+
+  /** Sends the latest change held back by the window, if any, and opens the next window. */
+  function closeWindow(eventId: number, feed: EventFeedState): void {
+    feed.windowTimer = null;
+    const pending = feed.pending;
+    if (!pending || feedByEvent.get(eventId) !== feed) return;
+    feed.pending = null;
+    flush(eventId, feed, pending);
+    openWindow(eventId, feed);
   }
 
   /**

@@ -211,6 +211,24 @@ describe('coalescing', () => {
     expect(socket.received.at(-1)).toEqual({ type: 'booking_cancelled', eventId: 7, availableSeats: 79, capacity: 100, version: 21 });
     manager.stop();
   });
+
+  test('a window closing late (the loop was blocked) first lets what was read meanwhile join its message', async () => {
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 20 });
+    const socket = open();
+    await subscribeAnswered(manager, socket, db, state(1));
+    manager.handleSeatChange({ ...state(2), kind: 'booking_created' }); // sent at once, window opens
+    manager.handleSeatChange({ ...state(3), kind: 'booking_created' }); // pending in the window
+    // Handled in the same timer turn as the window's end, just after it: like a change read from
+    // a database connection once the loop is free again.
+    setTimeout(() => manager.handleSeatChange({ ...state(4), kind: 'booking_created' }), 20);
+    // Blocked past the window's end, as by a write to thousands of sockets.
+    const blockedUntil = Date.now() + 60;
+    while (Date.now() < blockedUntil);
+    await Bun.sleep(60);
+    expect(socket.versions(7)).toEqual([1, 2, 4]);
+    manager.stop();
+  });
 });
 
 describe('rate bucket (injected clock)', () => {
