@@ -24,9 +24,9 @@ const publishedTo = recordPublishes(server.app.server!, benchClockMs);
 
 /**
  * When each version of each event was committed. bookSeats calls `seatFeed.committed` right
- * after COMMIT returns and before anything is published (on PostgreSQL the change is then
- * published when its NOTIFY comes back), so wrapping it here timestamps the commit itself; the
- * feed subscription (publish time) is the fallback, and the earlier of the two is kept.
+ * after COMMIT returns, and the wrapper below records the time before handing the change on
+ * (which may publish it at once), so it timestamps the commit itself; the feed subscription
+ * (when a change reaches the WebSocket manager) is the fallback, and the earlier is kept.
  */
 const commitTimes = new Map<number, Map<number, number>>();
 function recordCommit(change: SeatChange): void {

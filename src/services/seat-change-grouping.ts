@@ -13,21 +13,28 @@ export interface ChangeInFlight {
  */
 export const MAX_GROUPING_HOLD_MS = 10;
 
-const noChangeTracked: ChangeInFlight = { settle() {} };
-
-interface Ticket {
-  settled: boolean;
-  version: number | null;
+export interface SeatChangeGrouping {
+  begin(eventId: number): ChangeInFlight;
+  /** A committed change, handed on now or once the statements beside it are done. */
+  arrive(change: SeatChange): void;
+  /** Changes whose notification was lost with a LISTEN connection will not come; stop expecting them. */
+  forgetAwaited(): void;
+  /** Hands on whatever is held; from then on every change is handed on at once (the feed is closing). */
+  close(): void;
+  /** Events with statements, awaited changes or held changes tracked now. */
+  trackedEvents(): number;
 }
 
+const noChangeTracked: ChangeInFlight = { settle() {} };
+
 interface EventChanges {
-  open: Set<Ticket>;
-  /** Settled with a version whose change has not arrived yet. */
-  awaited: Set<Ticket>;
+  open: Set<ChangeInFlight>;
+  /** Settled statements whose change has not arrived yet, with the version they committed. */
+  awaited: Map<ChangeInFlight, number>;
   newestArrived: number;
   held: SeatChange[];
   /** The statements the held changes wait for: those running, or awaited, when the first was held. */
-  cohort: Set<Ticket> | null;
+  cohort: Set<ChangeInFlight> | null;
   timer: ReturnType<typeof setTimeout> | null;
 }
 
@@ -35,34 +42,25 @@ interface EventChanges {
  * Lets the seat changes of one event whose statements ran side by side leave together.
  *
  * uWS writes everything published in one event-loop turn to each subscriber in one go, and at
- * thousands of watchers the write, not the message, is what costs (~15 µs of kernel time per
+ * thousands of watchers the write, not the message, is what costs (~10 µs of kernel time per
  * socket here). Bookings of one event commit a row lock apart, so their changes arrive one or
  * two per turn and each pays a write to every watcher. When a change arrives while other
  * statements of the same event are running here, it waits (at most `maxHoldMs`) for those —
  * not for any started later, so a steady stream cannot hold it — and then all of them are handed
  * on in one turn, in order. A change with nothing running beside it is handed on at once.
+ * `maxHoldMs` 0 turns it off.
  */
-export function createSeatChangeGrouping(deliver: (change: SeatChange) => void, maxHoldMs = MAX_GROUPING_HOLD_MS) {
-  if (maxHoldMs <= 0) return { begin: (): ChangeInFlight => noChangeTracked, arrive: deliver, flushAll() {} };
+export function createSeatChangeGrouping(deliver: (change: SeatChange) => void, maxHoldMs: number): SeatChangeGrouping {
   const byEvent = new Map<number, EventChanges>();
-
-  function changesOf(eventId: number): EventChanges {
-    let changes = byEvent.get(eventId);
-    if (!changes) {
-      changes = { open: new Set(), awaited: new Set(), newestArrived: 0, held: [], cohort: null, timer: null };
-      byEvent.set(eventId, changes);
-    }
-    return changes;
-  }
+  let closed = maxHoldMs <= 0;
 
   function forgetIfIdle(eventId: number, changes: EventChanges): void {
+    // Only the entry still current: a stale one must not take a newer entry of the event with it.
+    if (byEvent.get(eventId) !== changes) return;
     if (changes.open.size === 0 && changes.awaited.size === 0 && changes.held.length === 0) byEvent.delete(eventId);
   }
 
-  function release(eventId: number, changes: EventChanges, timedOut = false): void {
-    // A statement whose change never came (its notification lost with a LISTEN connection) must
-    // not hold every later change of the event too.
-    if (timedOut) for (const ticket of changes.cohort ?? []) changes.awaited.delete(ticket);
+  function release(eventId: number, changes: EventChanges): void {
     if (changes.timer) clearTimeout(changes.timer);
     changes.timer = null;
     changes.cohort = null;
@@ -78,34 +76,35 @@ export function createSeatChangeGrouping(deliver: (change: SeatChange) => void, 
     release(eventId, changes);
   }
 
-  /** Drops settled tickets whose change has now arrived. */
-  function markArrived(changes: EventChanges): void {
-    for (const ticket of changes.awaited) if (ticket.version! <= changes.newestArrived) changes.awaited.delete(ticket);
-  }
-
   return {
-    begin(eventId: number): ChangeInFlight {
-      const changes = changesOf(eventId);
-      const ticket: Ticket = { settled: false, version: null };
-      changes.open.add(ticket);
-      return {
+    begin(eventId) {
+      if (closed) return noChangeTracked;
+      let changes = byEvent.get(eventId);
+      if (!changes) {
+        changes = { open: new Set(), awaited: new Map(), newestArrived: 0, held: [], cohort: null, timer: null };
+        byEvent.set(eventId, changes);
+      }
+      const tracked = changes;
+      let settled = false;
+      const ticket: ChangeInFlight = {
         settle(version) {
-          if (ticket.settled) return;
-          ticket.settled = true;
-          ticket.version = version;
-          changes.open.delete(ticket);
-          if (version !== null && version > changes.newestArrived) changes.awaited.add(ticket);
-          releaseIfCohortDone(eventId, changes);
-          forgetIfIdle(eventId, changes);
+          if (settled) return;
+          settled = true;
+          tracked.open.delete(ticket);
+          if (version !== null && version > tracked.newestArrived) tracked.awaited.set(ticket, version);
+          releaseIfCohortDone(eventId, tracked);
+          forgetIfIdle(eventId, tracked);
         },
       };
+      tracked.open.add(ticket);
+      return ticket;
     },
 
-    arrive(change: SeatChange): void {
+    arrive(change) {
       const changes = byEvent.get(change.eventId);
-      if (!changes) return deliver(change);
+      if (closed || !changes) return deliver(change);
       changes.newestArrived = Math.max(changes.newestArrived, change.version);
-      markArrived(changes);
+      for (const [ticket, version] of changes.awaited) if (version <= changes.newestArrived) changes.awaited.delete(ticket);
       if (changes.held.length > 0) {
         changes.held.push(change);
         return releaseIfCohortDone(change.eventId, changes);
@@ -115,14 +114,24 @@ export function createSeatChangeGrouping(deliver: (change: SeatChange) => void, 
         return deliver(change);
       }
       changes.held.push(change);
-      changes.cohort = new Set([...changes.open, ...changes.awaited]);
-      changes.timer = setTimeout(() => release(change.eventId, changes, true), maxHoldMs);
+      changes.cohort = new Set([...changes.open, ...changes.awaited.keys()]);
+      changes.timer = setTimeout(() => release(change.eventId, changes), maxHoldMs);
     },
 
-    /** Hands on whatever is held, now (the feed is closing). */
-    flushAll(): void {
-      for (const [eventId, changes] of [...byEvent]) if (changes.held.length > 0) release(eventId, changes);
+    forgetAwaited() {
+      for (const [eventId, changes] of [...byEvent]) {
+        changes.awaited.clear();
+        releaseIfCohortDone(eventId, changes);
+        forgetIfIdle(eventId, changes);
+      }
     },
+
+    close() {
+      closed = true;
+      for (const [eventId, changes] of [...byEvent]) release(eventId, changes);
+      byEvent.clear();
+    },
+
+    trackedEvents: () => byEvent.size,
   };
 }
-

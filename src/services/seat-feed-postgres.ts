@@ -2,7 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { DatabaseHandle } from '../db/client';
 import type { Logger } from '../lib/logger';
 import { createSeatChangeGrouping } from './seat-change-grouping';
-import { createHandlerSet, type SeatChange, type SeatChangeSql, type SeatFeed } from './seat-feed';
+import { createHandlerSet, type SeatChange, type SeatChangeSql, type SeatFeed, type SeatFeedBaseOptions } from './seat-feed';
 
 export const SEAT_CHANNEL = 'seat_changes';
 
@@ -30,7 +30,7 @@ export function decodeSeatChange(payload: string): SeatChange | null {
   return { eventId, kind, availableSeats, capacity, version };
 }
 
-export interface PostgresSeatFeedOptions {
+export interface PostgresSeatFeedOptions extends SeatFeedBaseOptions {
   logger: Logger;
   /** Re-reads and republishes what local watchers hold; run after every reconnect. */
   onReconnect: () => Promise<void>;
@@ -41,8 +41,6 @@ export interface PostgresSeatFeedOptions {
    * change made here can overtake an earlier one made elsewhere that is still on its way.
    */
   deliverOwnCommitsAtOnce?: boolean;
-  /** How long a change may wait for statements of its event running beside it (default: MAX_GROUPING_HOLD_MS). */
-  maxGroupingHoldMs?: number;
 }
 
 const CATCH_UP_RETRY_MS = [250, 1000, 5000];
@@ -59,7 +57,7 @@ const CATCH_UP_RETRY_MS = [250, 1000, 5000];
 export async function createPostgresSeatFeed(database: DatabaseHandle, options: PostgresSeatFeedOptions): Promise<SeatFeed> {
   const { logger, onReconnect } = options;
   const handlers = createHandlerSet(logger);
-  const grouping = createSeatChangeGrouping(handlers.emit, options.maxGroupingHoldMs);
+  const grouping = createSeatChangeGrouping(handlers.emit, options.maxGroupingHoldMs ?? 0);
   let lostAt: number | null = null;
   let closed = false;
   // Bumped on every outage, so a catch-up retry from an earlier recovery stops when a newer one takes over.
@@ -100,6 +98,8 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
       if (lostAt === null) return;
       logger.info('seat feed: LISTEN connection recovered; catching up', { channel: SEAT_CHANNEL, outageMs: Date.now() - lostAt });
       lostAt = null;
+      // Notifications sent while the connection was down never come; the catch-up read covers them.
+      grouping.forgetAwaited();
       // Only now: a change committed after this read arrives as a notification, one before it is in the read.
       void catchUp(recoveries);
     },
@@ -122,7 +122,7 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
     async close() {
       closed = true;
       await unlisten();
-      grouping.flushAll();
+      grouping.close();
     },
   };
 }

@@ -10,5 +10,5 @@ export type SeatFeedOptions = PostgresSeatFeedOptions;
  */
 export async function createSeatFeed(database: DatabaseHandle, options: SeatFeedOptions): Promise<SeatFeed> {
   if (database.kind === 'postgres') return createPostgresSeatFeed(database, options);
-  return createInProcessSeatFeed(options.logger, options.maxGroupingHoldMs);
+  return createInProcessSeatFeed(options);
 }

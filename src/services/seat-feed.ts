@@ -60,10 +60,21 @@ export function createHandlerSet(logger: Logger) {
   };
 }
 
+/** What both transports take. */
+export interface SeatFeedBaseOptions {
+  logger?: Logger;
+  /**
+   * How long a change may wait for the statements of its event running beside it in this
+   * process, so they are published in one turn (seat-change-grouping.ts). 0, the default, hands
+   * every change on at once; the server sets MAX_GROUPING_HOLD_MS when coalescing is off.
+   */
+  maxGroupingHoldMs?: number;
+}
+
 /** Single process: the change is handed over in memory once the transaction has committed. */
-export function createInProcessSeatFeed(logger: Logger = createLogger('error'), maxGroupingHoldMs?: number): SeatFeed {
-  const handlers = createHandlerSet(logger);
-  const grouping = createSeatChangeGrouping(handlers.emit, maxGroupingHoldMs);
+export function createInProcessSeatFeed(options: SeatFeedBaseOptions = {}): SeatFeed {
+  const handlers = createHandlerSet(options.logger ?? createLogger('error'));
+  const grouping = createSeatChangeGrouping(handlers.emit, options.maxGroupingHoldMs ?? 0);
   return {
     transport: 'in-process',
     async recordInTransaction() {},
@@ -72,7 +83,7 @@ export function createInProcessSeatFeed(logger: Logger = createLogger('error'), 
     changing: grouping.begin,
     subscribe: handlers.add,
     async close() {
-      grouping.flushAll();
+      grouping.close();
     },
   };
 }

@@ -219,8 +219,9 @@ describe('coalescing', () => {
     await subscribeAnswered(manager, socket, db, state(1));
     manager.handleSeatChange({ ...state(2), kind: 'booking_created' }); // sent at once, window opens
     manager.handleSeatChange({ ...state(3), kind: 'booking_created' }); // pending in the window
-    // Handled in the same timer turn as the window's end, just after it: like a change read from
-    // a database connection once the loop is free again.
+    // Handled in the same timer turn as the window's end, just after it: a model of a change read
+    // from a database connection once the loop is free again (in the server that read comes in
+    // the poll that follows the late timer, which the zero-delay close also waits for).
     setTimeout(() => manager.handleSeatChange({ ...state(4), kind: 'booking_created' }), 20);
     // Blocked past the window's end, as by a write to thousands of sockets.
     const blockedUntil = Date.now() + 60;
