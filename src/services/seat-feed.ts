@@ -29,7 +29,8 @@ export interface SeatFeed {
   committed(change: SeatChange): void;
   /**
    * Called before a statement that may change the event's seats is sent, settled once its outcome
-   * is known: changes arriving meanwhile wait briefly for it, so they leave together.
+   * is known: when the feed groups changes (`maxGroupingHoldMs`), those arriving meanwhile wait
+   * briefly for it, so they leave together.
    */
   changing(eventId: number): ChangeInFlight;
   subscribe(handler: SeatChangeHandler): () => void;

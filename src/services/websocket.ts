@@ -329,11 +329,12 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   }
 
   function openWindow(eventId: number, feed: EventFeedState): void {
-    const closesAt = now() + coalesceMs;
+    // The real clock, not the injected one: this measures how late a real timer fired.
+    const closesAt = performance.now() + coalesceMs;
     feed.windowTimer = setTimeout(() => {
       // Even with nothing held back: the changes read in the next poll are most likely several,
       // and closed now, the first of them would go alone and the rest wait a whole fan-out.
-      if (now() - closesAt > LATE_WINDOW_CLOSE_MS) feed.windowTimer = setTimeout(() => closeWindow(eventId, feed), 0);
+      if (performance.now() - closesAt > LATE_WINDOW_CLOSE_MS) feed.windowTimer = setTimeout(() => closeWindow(eventId, feed), 0);
       else closeWindow(eventId, feed);
     }, coalesceMs);
   }
