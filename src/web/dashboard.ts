@@ -101,6 +101,12 @@ async function refreshBookings(): Promise<void> {
   bookingsView.render(bookings);
 }
 
+// Seat messages say nothing of who booked, so bookings this user made on another device or tab
+// show up when this one is looked at again.
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && signedInUser) void refreshBookings().catch(() => {});
+});
+
 async function book(eventId: number, quantity: number): Promise<void> {
   const name = eventsView.nameOf(eventId);
   eventsView.setBusy(eventId, true);

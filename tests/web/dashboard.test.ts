@@ -153,6 +153,17 @@ if (!existsSync(CHROMIUM)) {
       expect(await watcherCard.locator('[data-action="book"]').innerText()).toBe('Sold out');
     }, 30_000);
 
+    test('a booking made on another device shows in My bookings when the tab is looked at again', async () => {
+      const [alice] = await database.db.select({ id: users.id }).from(users).where(eq(users.email, 'alice@example.com'));
+      const techTalk = watcher.locator('[data-booking-id][data-status="confirmed"]', { hasText: 'Tech Talk' });
+      expect(await techTalk.count()).toBe(0);
+      await bookSeats(database.db, createInProcessSeatFeed(), { userId: alice!.id, eventId: 3, quantity: 1 });
+      await Bun.sleep(300);
+      expect(await techTalk.count()).toBe(0);
+      await watcher.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+      await techTalk.first().waitFor({ timeout: 5000 });
+    }, 30_000);
+
     test('the indicator shows reconnecting while the server is away and connected when it returns, with the right count', async () => {
       const port = server.port;
       await server.stop();
