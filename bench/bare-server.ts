@@ -48,7 +48,7 @@ emitLine({ ready: true, port: server.port });
 
 await serveCommands(
   {
-    rss: (args: { gc?: boolean } = {}) => ({ rssMB: residentMB(args.gc), peakRssMB: residentMB() }),
+    rss: (args: { gc?: boolean } = {}) => ({ rssMB: residentMB(args.gc) }),
     cpu: () => process.cpuUsage(),
     'publish-turns': publishTurns,
     connections: () => ({ connections: openSockets }),

@@ -3,21 +3,18 @@
  * version's lag into the wait before its message went out (commit → publish) and the fan-out
  * of that message to every watcher (publish → receipt).
  */
-interface Publishing {
-  publish(topic: string, data: string): number;
-}
+import { EVENT_TOPIC_PREFIX, type Publisher } from '../src/services/websocket';
 
-const TOPIC_PREFIX = 'event:';
 const VERSION_FIELD = /"version":(\d+)/;
 
 /** Wraps `server.publish`; returns a reader of `[atMs, version]` pairs for one event, in publish order. */
-export function recordPublishes(server: Publishing, clock: () => number): (eventId: number) => [number, number][] {
+export function recordPublishes(server: Publisher, clock: () => number): (eventId: number) => [number, number][] {
   const byEvent = new Map<number, [number, number][]>();
   const publish = server.publish.bind(server);
   server.publish = (topic, data) => {
     const version = VERSION_FIELD.exec(data)?.[1];
-    if (topic.startsWith(TOPIC_PREFIX) && version !== undefined) {
-      const eventId = Number(topic.slice(TOPIC_PREFIX.length));
+    if (topic.startsWith(EVENT_TOPIC_PREFIX) && version !== undefined) {
+      const eventId = Number(topic.slice(EVENT_TOPIC_PREFIX.length));
       let published = byEvent.get(eventId);
       if (!published) byEvent.set(eventId, (published = []));
       published.push([clock(), Number(version)]);

@@ -4,16 +4,15 @@
  * messages per publishing turn decide how many socket writes a delivery costs — the figure that
  * tells a batched burst from one message per write.
  */
+import type { Publisher } from '../src/services/websocket';
+
 export interface PublishTurns {
   publishes: number;
   turns: number;
 }
 
-interface Publishing {
-  publish(topic: string, data: string): number;
-}
 
-export function countPublishTurns(server: Publishing): () => PublishTurns {
+export function countPublishTurns(server: Publisher): () => PublishTurns {
   const counts: PublishTurns = { publishes: 0, turns: 0 };
   let inTurn = false;
   const publish = server.publish.bind(server);

@@ -10,6 +10,13 @@ export function percentile(values: readonly number[], p: number): number {
 
 export const round = (value: number, digits = 2) => (Number.isFinite(value) ? Math.round(value * 10 ** digits) / 10 ** digits : value);
 
+/** A histogram as passed between processes: its non-empty buckets, count and exact max. */
+export interface SparseLag {
+  buckets: [number, number][];
+  count: number;
+  maxMs: number;
+}
+
 /** Lag samples in 0.1 ms buckets up to a ceiling (beyond it: the last bucket); max kept exactly. */
 export class LagHistogram {
   static readonly bucketMs = 0.1;
@@ -30,13 +37,13 @@ export class LagHistogram {
   }
 
   /** [bucket, count] pairs of the non-empty buckets: small enough to pass between processes. */
-  toSparse(): { buckets: [number, number][]; count: number; maxMs: number } {
+  toSparse(): SparseLag {
     const buckets: [number, number][] = [];
     for (let i = 0; i < this.counts.length; i++) if (this.counts[i]) buckets.push([i, this.counts[i]!]);
     return { buckets, count: this.count, maxMs: this.maxMs };
   }
 
-  merge(sparse: { buckets: [number, number][]; count: number; maxMs: number }): void {
+  merge(sparse: SparseLag): void {
     for (const [bucket, count] of sparse.buckets) this.counts[bucket]! += count;
     this.count += sparse.count;
     this.maxMs = Math.max(this.maxMs, sparse.maxMs);

@@ -4,7 +4,7 @@
  * and what to track; it reports deliveries (fanout) or per-version receipt times (selloff).
  * One process holds up to ~19,000 sockets under a 20,000 open-file limit.
  */
-import { emitEvent, emitLine, residentMB, serveCommands } from './child-protocol';
+import { emitEvent, emitLine, serveCommands } from './child-protocol';
 import { benchClockMs } from './clock';
 import { LagHistogram } from './stats';
 
@@ -202,7 +202,6 @@ await serveCommands(
   {
     connect,
     'close-all': closeAll,
-    status: () => ({ open: openWatchers().length, closed: watchers.filter((watcher) => watcher.closed).length, rssMB: residentMB() }),
     /** fanout: report each version once every open watcher of the group holds it. */
     'expect-deliveries': (args: { group?: string } = {}) => {
       const name = args.group ?? 'default';
@@ -230,12 +229,15 @@ await serveCommands(
     },
     /**
      * selloff: once every watcher holds the final version (or time is up), the lag of every
-     * (watcher, version) pair from the version's commit time, plus what each watcher ended on.
+     * (watcher, version) pair from the version's commit time — and from the publish of the
+     * message that carried it — plus what each watcher ended on.
      */
-    report: async (args: { commits: [number, number][]; finalVersion: number; finalSeats: number; waitMs: number }) => {
+    report: async (args: { commits: [number, number][]; publishedAt: [number, number][]; finalVersion: number; finalSeats: number; waitMs: number }) => {
       const behind = await awaitVersion(args.finalVersion, args.waitMs);
       const commitAt = new Map(args.commits);
+      const publishedAt = new Map(args.publishedAt);
       const histogram = new LagHistogram();
+      const fanOut = new LagHistogram();
       let missingReceipts = 0;
       let missingCommits = 0;
       let seatMessages = 0;
@@ -251,7 +253,11 @@ await serveCommands(
           const received = watcher.receipts![version - trackingBase]!;
           if (committedAt === undefined) missingCommits += 1;
           else if (Number.isNaN(received)) missingReceipts += 1;
-          else histogram.add(trackingStartedAt + received - committedAt);
+          else {
+            histogram.add(trackingStartedAt + received - committedAt);
+            const carriedAt = publishedAt.get(version);
+            if (carriedAt !== undefined) fanOut.add(trackingStartedAt + received - carriedAt);
+          }
         }
       }
       return {
@@ -264,6 +270,7 @@ await serveCommands(
         missingReceipts,
         missingCommits,
         lag: histogram.toSparse(),
+        fanOutLag: fanOut.toSparse(),
       };
     },
   },

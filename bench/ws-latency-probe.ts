@@ -11,9 +11,9 @@
  * booker had its HTTP response.
  */
 import { parseArgs } from 'node:util';
-import { loginDemoUser } from './api';
+import { createEvent, loginDemoUser } from './api';
 import { createBenchDatabase, type BenchDatabase } from './database';
-import { percentile } from './stats';
+import { percentile, round } from './stats';
 
 const { values } = parseArgs({
   options: { n: { type: 'string', default: '1000' }, m: { type: 'string', default: '50' }, workers: { type: 'string', default: '1' } },
@@ -72,12 +72,7 @@ async function probe(database: BenchDatabase): Promise<void> {
   try {
     const token = await loginDemoUser(base);
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const created = await fetch(`${base}/api/events`, {
-      method: 'POST',
-      headers: auth,
-      body: JSON.stringify({ name: 'Latency probe', startsAt: '2030-01-01T20:00:00Z', capacity: 100_000 }),
-    });
-    const { event } = (await created.json()) as { event: { id: number } };
+    const event = await createEvent(base, token, 100_000, 'Latency probe');
 
     // Per version: how many watchers have it, and when the last of them got it.
     const receipts = new Map<number, { count: number; lastAt: number }>();
@@ -126,10 +121,7 @@ async function probe(database: BenchDatabase): Promise<void> {
       fromRequestMs.push(lastAt - sentAt);
     }
 
-    const summary = (samples: number[]) => {
-      const sorted = [...samples].sort((a, b) => a - b);
-      return { p50: +percentile(sorted, 50).toFixed(2), p99: +percentile(sorted, 99).toFixed(2), max: +sorted.at(-1)!.toFixed(2) };
-    };
+    const summary = (samples: number[]) => ({ p50: round(percentile(samples, 50)), p99: round(percentile(samples, 99)), max: round(Math.max(...samples)) });
     console.log(
       JSON.stringify({
         watchers: watcherCount,

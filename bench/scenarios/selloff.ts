@@ -6,7 +6,7 @@ import { Teardown, waitUntil, type Progress } from '../scenario';
 import type { Scenario } from '../scenario';
 import { publishTimesByVersion } from '../publish-log';
 import { isOversold, type SeatAudit } from '../seat-audit';
-import { LagHistogram, percentile, round } from '../stats';
+import { LagHistogram, percentile, round, type SparseLag } from '../stats';
 import { formatTable } from '../table';
 
 /**
@@ -58,7 +58,9 @@ interface WatcherReport {
   staleMessages: number;
   missingReceipts: number;
   missingCommits: number;
-  lag: { buckets: [number, number][]; count: number; maxMs: number };
+  lag: SparseLag;
+  /** From the publish of the message that carried each version instead of its commit. */
+  fanOutLag: SparseLag;
 }
 
 async function sellOff(watcherCount: number, seats: number, bookers: number, coalesceMs: number, progress: Progress): Promise<SelloffFigures> {
@@ -78,6 +80,7 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
     await watchers.request('track', { untilVersion: finalVersionExpected });
     await server.request('rss', { gc: true });
     await server.request('reset-peak');
+    await server.request('record-publishes');
 
     progress(`selloff (window ${coalesceMs} ms): ${bookers} bookers selling ${seats} seats`);
     const respondedAt = new Map<number, number>();
@@ -99,20 +102,29 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
 
     progress(`selloff (window ${coalesceMs} ms): waiting for every watcher to hold version ${final.version}`);
     const waitMs = 30_000 + watcherCount * seats * 0.01;
-    const reportLag = (since: Map<number, number>) =>
-      watchers.request<WatcherReport>('report', { commits: [...since], finalVersion: final.version, finalSeats: final.availableSeats, waitMs }, waitMs + 60_000);
-    const reports = await reportLag(commits);
-    const published = await server.request<[number, number][]>('publishes', { eventId: event.id });
+    let published: [number, number][] = [];
+    await waitUntil(
+      async () => (published = await server.request<[number, number][]>('publishes', { eventId: event.id })).at(-1)?.[1] === final.version,
+      waitMs,
+      `the server to publish version ${final.version}`,
+    );
     const publishedAt = publishTimesByVersion(commits, published);
     const commitToPublish = [...publishedAt].map(([version, at]) => at - commits.get(version)!);
-    const fanOut = new LagHistogram();
-    for (const report of await reportLag(publishedAt)) fanOut.merge(report.lag);
+    const reports = await watchers.request<WatcherReport>(
+      'report',
+      { commits: [...commits], publishedAt: [...publishedAt], finalVersion: final.version, finalSeats: final.availableSeats, waitMs },
+      waitMs + 60_000,
+    );
     const publishIntervals = published.slice(1).map(([at], index) => at - published[index]![0]);
     const { peakRssMB } = await server.request<{ peakRssMB: number }>('rss');
     const audit = await server.request<SeatAudit>('seat-audit', { eventId: event.id });
 
     const lag = new LagHistogram();
-    for (const report of reports) lag.merge(report.lag);
+    const fanOut = new LagHistogram();
+    for (const report of reports) {
+      lag.merge(report.lag);
+      fanOut.merge(report.fanOutLag);
+    }
     const sum = (pick: (report: WatcherReport) => number) => reports.reduce((total, report) => total + pick(report), 0);
     const tracked = sum((report) => report.watchers);
     return {

@@ -79,7 +79,8 @@ interface EventFeedState {
   readsInFlight: number;
 }
 
-export const eventTopic = (eventId: number) => `event:${eventId}`;
+export const EVENT_TOPIC_PREFIX = 'event:';
+export const eventTopic = (eventId: number) => `${EVENT_TOPIC_PREFIX}${eventId}`;
 
 /**
  * A coalescing window whose timer fires this late found the event loop blocked — by a fan-out to
