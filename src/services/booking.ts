@@ -55,11 +55,11 @@ export async function bookSeats(db: Database, seatFeed: SeatFeed, request: Booki
   }
   const inFlight = seatFeed.changing(request.eventId);
   try {
-    const { booking, ...seats } = await bookOrRefuse(db, seatFeed, request);
-    const change: SeatChange = { eventId: request.eventId, kind: 'booking_created', ...seats };
+    const booked = await bookOrRefuse(db, seatFeed, request);
+    const change = changeOf(booked, 'booking_created');
     inFlight.settle(change.version);
     seatFeed.committed(change);
-    return { booking: toPublicBooking(booking), availableSeats: change.availableSeats, replayed: false };
+    return { booking: toPublicBooking(booked.booking), availableSeats: change.availableSeats, replayed: false };
   } catch (error) {
     inFlight.settle(null);
     const code = databaseErrorCode(error);
@@ -85,28 +85,29 @@ async function findReplay(db: Database, request: BookingRequest): Promise<Bookin
   return { booking: toPublicBooking(row), availableSeats: row.availableSeatsAfter ?? 0, replayed: true };
 }
 
-type Booked = Pick<SeatChange, 'availableSeats' | 'capacity' | 'version'> & { booking: BookingRow };
+/** What a booking or cancellation statement returns: the booking and its event's seats after it. */
+type ChangedBooking = Pick<SeatChange, 'availableSeats' | 'capacity' | 'version'> & { booking: BookingRow };
+
+const changeOf = (row: ChangedBooking, kind: SeatChange['kind']): SeatChange => ({
+  eventId: row.booking.eventId,
+  kind,
+  availableSeats: row.availableSeats,
+  capacity: row.capacity,
+  version: row.version,
+});
 
 /**
- * The feed's record of the change, for the select list of the statement making it: referenced by
- * the main query, it runs once per row changed, and only then. Nothing when the feed records
- * changes outside SQL.
+ * The select list of a statement that changes a booking and its event's seats: the booking, the
+ * seats after the change and the feed's record of it. Referenced by the main query, the record
+ * runs once per row changed, and only then; there is none when the feed records changes outside SQL.
  */
-function recordedColumn(seatFeed: SeatFeed, kind: SeatChange['kind'], seats: Omit<SeatChangeSql, 'kind'>) {
+function changedSeatsSelection<B, S extends Omit<SeatChangeSql, 'kind'>>(seatFeed: SeatFeed, kind: SeatChange['kind'], booking: B, seats: S) {
   // Read field by field: a CTE's columns are getters, which a spread would not copy.
   const { eventId, availableSeats, capacity, version } = seats;
   const recorded = seatFeed.recordInStatement({ eventId, kind, availableSeats, capacity, version });
-  return recorded && { recorded };
+  const selection: { booking: B; availableSeats: S['availableSeats']; capacity: S['capacity']; version: S['version'] } = { booking, availableSeats, capacity, version };
+  return { ...selection, ...(recorded && { recorded }) };
 }
-
-/** What each booking fills into the statement. */
-const bookingParameters = {
-  eventId: sql.placeholder('eventId'),
-  userId: sql.placeholder('userId'),
-  quantity: sql.placeholder('quantity'),
-  idempotencyKey: sql.placeholder('idempotencyKey'),
-  requestFingerprint: sql.placeholder('requestFingerprint'),
-};
 
 /**
  * The guard and the booking as one statement: a conditional UPDATE that takes the seats only if
@@ -114,7 +115,11 @@ const bookingParameters = {
  * back means nothing was written.
  */
 function bookingStatement(db: Database, seatFeed: SeatFeed) {
-  const { eventId, userId, quantity, idempotencyKey, requestFingerprint } = bookingParameters;
+  const eventId = sql.placeholder('eventId');
+  const userId = sql.placeholder('userId');
+  const quantity = sql.placeholder('quantity');
+  const idempotencyKey = sql.placeholder('idempotencyKey');
+  const requestFingerprint = sql.placeholder('requestFingerprint');
   const taken = db.$with('taken').as(
     db
       .update(events)
@@ -132,13 +137,7 @@ function bookingStatement(db: Database, seatFeed: SeatFeed) {
   );
   return db
     .with(taken, booked)
-    .select({
-      booking: booked._.selectedFields,
-      availableSeats: taken.availableSeats,
-      capacity: taken.capacity,
-      version: taken.version,
-      ...recordedColumn(seatFeed, 'booking_created', taken),
-    })
+    .select(changedSeatsSelection(seatFeed, 'booking_created', booked._.selectedFields, taken))
     .from(booked)
     .crossJoin(taken)
     .prepare('book_seats');
@@ -163,7 +162,7 @@ function statementCache<T>(build: (db: Database, seatFeed: SeatFeed) => T): (db:
 
 const bookingStatements = statementCache(bookingStatement);
 
-async function bookIfAvailable(statement: BookingStatement, request: BookingRequest): Promise<Booked | undefined> {
+async function bookIfAvailable(statement: BookingStatement, request: BookingRequest): Promise<ChangedBooking | undefined> {
   const idempotencyKey = request.idempotencyKey ?? null;
   const [row] = await statement.execute({
     eventId: request.eventId,
@@ -172,7 +171,7 @@ async function bookIfAvailable(statement: BookingStatement, request: BookingRequ
     idempotencyKey,
     requestFingerprint: idempotencyKey === null ? null : fingerprintOf(request),
   });
-  return row && { booking: row.booking, availableSeats: row.availableSeats, capacity: row.capacity, version: row.version };
+  return row;
 }
 
 /**
@@ -181,7 +180,7 @@ async function bookIfAvailable(statement: BookingStatement, request: BookingRequ
  * it, so a read showing enough seats is not an answer — then the row is locked and the booking
  * tried once more, which can no longer be overtaken.
  */
-async function bookOrRefuse(db: Database, seatFeed: SeatFeed, request: BookingRequest): Promise<Booked> {
+async function bookOrRefuse(db: Database, seatFeed: SeatFeed, request: BookingRequest): Promise<ChangedBooking> {
   const booked = await bookIfAvailable(bookingStatements(db, seatFeed), request);
   if (booked) return booked;
   refuseUnlessBookable(await readBookability(db, request.eventId, false), request);
@@ -247,13 +246,7 @@ function cancelStatement(db: Database, seatFeed: SeatFeed) {
   );
   return db
     .with(cancelled, returned)
-    .select({
-      booking: cancelled._.selectedFields,
-      availableSeats: returned.availableSeats,
-      capacity: returned.capacity,
-      version: returned.version,
-      ...recordedColumn(seatFeed, 'booking_cancelled', returned),
-    })
+    .select(changedSeatsSelection(seatFeed, 'booking_cancelled', cancelled._.selectedFields, returned))
     .from(cancelled)
     .crossJoin(returned)
     .prepare('cancel_booking');
@@ -269,13 +262,13 @@ export async function cancelBooking(
 ): Promise<{ booking: PublicBooking; availableSeats: number }> {
   const [row] = await cancelStatements(db, seatFeed).execute({ bookingId, userId });
   if (!row) throw await explainRefusedCancel(db, userId, bookingId);
-  const change: SeatChange = { eventId: row.booking.eventId, kind: 'booking_cancelled', availableSeats: row.availableSeats, capacity: row.capacity, version: row.version };
+  const change = changeOf(row, 'booking_cancelled');
   seatFeed.committed(change);
   return { booking: toPublicBooking(row.booking), availableSeats: change.availableSeats };
 }
 
-async function explainRefusedCancel(tx: Database, userId: number, bookingId: number) {
-  const [row] = await tx
+async function explainRefusedCancel(db: Database, userId: number, bookingId: number) {
+  const [row] = await db
     .select({ status: bookings.status })
     .from(bookings)
     .where(and(eq(bookings.id, bookingId), eq(bookings.userId, userId)))

@@ -1,4 +1,4 @@
-import { and, asc, eq, or, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, or, sql } from 'drizzle-orm';
 import { databaseErrorCode, type Database } from '../db/client';
 import { events, type EventRow } from '../db/schema';
 import { errors } from '../lib/errors';
@@ -30,8 +30,6 @@ export interface NewEvent {
 }
 
 export type EventPatch = Partial<NewEvent>;
-
-export type SeatState = SeatStateFields;
 
 /** An event's seat state as columns, for every query and statement that reads or returns it. */
 export const seatStateColumns = { eventId: events.id, availableSeats: events.availableSeats, capacity: events.capacity, version: events.version };
@@ -75,7 +73,7 @@ export async function getVisibleEvent(db: Database, eventId: number, viewerId: n
 }
 
 /** The live-feed snapshot of an event, or null when it does not exist for this viewer. */
-export async function getSeatState(db: Database, eventId: number, viewerId: number): Promise<SeatState | null> {
+export async function getSeatState(db: Database, eventId: number, viewerId: number): Promise<SeatStateFields | null> {
   const [row] = await db
     .select(seatStateColumns)
     .from(events)
@@ -85,7 +83,7 @@ export async function getSeatState(db: Database, eventId: number, viewerId: numb
 }
 
 /** Current seat states of many events, whoever can see them (for feed catch-up). */
-export async function getSeatStates(db: Database, eventIds: number[]): Promise<SeatState[]> {
+export async function getSeatStates(db: Database, eventIds: number[]): Promise<SeatStateFields[]> {
   if (eventIds.length === 0) return [];
   return db
     .select(seatStateColumns)
@@ -150,17 +148,17 @@ export async function updateEvent(
       : capacity === undefined
         ? {}
         : { capacity };
+    // The feed records a capacity change in the UPDATE itself, from the values it writes.
+    const recorded = capacityChanges ? seatFeed.recordInStatement({ ...seatStateColumns, kind: 'seat_update' }) : null;
     const [row] = await tx
       .update(events)
       .set({ ...detailColumns, ...capacityColumns })
       .where(and(eq(events.id, eventId), guard))
-      .returning();
+      .returning({ ...getTableColumns(events), ...(recorded && { recorded }) });
     if (!row) throw explainRefusedUpdate(current, userId);
-    let change: SeatChange | null = null;
-    if (capacityChanges) {
-      change = { eventId, kind: 'seat_update', availableSeats: row.availableSeats, capacity: row.capacity, version: row.version };
-      await seatFeed.recordInTransaction(tx, change);
-    }
+    const change: SeatChange | null = capacityChanges
+      ? { eventId, kind: 'seat_update', availableSeats: row.availableSeats, capacity: row.capacity, version: row.version }
+      : null;
     return { row, change };
   });
 

@@ -85,12 +85,10 @@ export function createSeatChangeGrouping(deliver: (change: SeatChange) => void, 
         byEvent.set(eventId, changes);
       }
       const tracked = changes;
-      let settled = false;
       const ticket: ChangeInFlight = {
         settle(version) {
-          if (settled) return;
-          settled = true;
-          tracked.open.delete(ticket);
+          // Open until settled, so a second call finds nothing to do.
+          if (!tracked.open.delete(ticket)) return;
           if (version !== null && version > tracked.newestArrived) tracked.awaited.set(ticket, version);
           releaseIfCohortDone(eventId, tracked);
           forgetIfIdle(eventId, tracked);
@@ -105,7 +103,7 @@ export function createSeatChangeGrouping(deliver: (change: SeatChange) => void, 
       if (closed || !changes) return deliver(change);
       changes.newestArrived = Math.max(changes.newestArrived, change.version);
       for (const [ticket, version] of changes.awaited) if (version <= changes.newestArrived) changes.awaited.delete(ticket);
-      if (changes.held.length > 0) {
+      if (changes.cohort) {
         changes.held.push(change);
         return releaseIfCohortDone(change.eventId, changes);
       }

@@ -107,9 +107,6 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
 
   return {
     transport: 'postgres',
-    async recordInTransaction(tx, change) {
-      await tx.execute(sql`select ${notifySeatChange(change)}`);
-    },
     // Queued by the statement that makes the change, so it is delivered only if that commits.
     recordInStatement: notifySeatChange,
     // The notification comes back through this process's own LISTEN once committed; with

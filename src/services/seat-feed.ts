@@ -1,5 +1,4 @@
 import type { SQL, SQLWrapper } from 'drizzle-orm';
-import type { Database } from '../db/client';
 import { createLogger, type Logger } from '../lib/logger';
 import type { SeatMessageType, SeatStateFields } from '../protocol';
 import { createSeatChangeGrouping, type ChangeInFlight } from './seat-change-grouping';
@@ -13,14 +12,13 @@ export type SeatChangeSql = { [K in keyof SeatChange]: SeatChange[K] | SQLWrappe
 export type SeatChangeHandler = (change: SeatChange) => void;
 
 /**
- * How seat changes travel from the transaction that made them to the WebSocket manager(s).
- * Services record the change inside the transaction — `recordInTransaction`, or, when one
- * statement makes the change, `recordInStatement` in that statement — and call `committed`
- * after the commit; a transport decides which of them actually carries the change.
+ * How seat changes travel from the statement that made them to the WebSocket manager(s).
+ * Services record the change in that statement (`recordInStatement`, in its select or
+ * RETURNING list) and call `committed` after the commit; a transport decides which of the two
+ * actually carries the change.
  */
 export interface SeatFeed {
   readonly transport: 'in-process' | 'postgres';
-  recordInTransaction(tx: Database, change: SeatChange): Promise<void>;
   /**
    * An expression for the select list of the statement that makes the change, recording it as
    * part of that statement; null when this transport carries changes only through `committed`.
@@ -78,7 +76,6 @@ export function createInProcessSeatFeed(options: SeatFeedBaseOptions = {}): Seat
   const grouping = createSeatChangeGrouping(handlers.emit, options.maxGroupingHoldMs ?? 0);
   return {
     transport: 'in-process',
-    async recordInTransaction() {},
     recordInStatement: () => null,
     committed: grouping.arrive,
     changing: grouping.begin,
