@@ -82,18 +82,17 @@ function record(client: SeatwatchClient) {
   const seats: SeatState[] = [];
   const messages: ServerMessage[] = [];
   const waiter = createWaiter();
-  const wake = waiter.wake;
   client.onStateChange((change) => {
     states.push(change);
-    wake();
+    waiter.wake();
   });
   client.onSeats((_eventId, state) => {
     seats.push(state);
-    wake();
+    waiter.wake();
   });
   client.onMessage((message) => {
     messages.push(message);
-    wake();
+    waiter.wake();
   });
 
   function until<T>(label: string, find: () => T | undefined, timeoutMs = 5000): Promise<T> {

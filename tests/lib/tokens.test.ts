@@ -25,7 +25,7 @@ test('a remembered token is refused once it expires', async () => {
 test('tampered, foreign and malformed tokens are refused every time', async () => {
   const tokens = createTokens(SECRET, 60);
   const good = await tokens.sign(user);
-  const [header, payload, signature] = good.split('.');
+  const [header, , signature] = good.split('.');
   const otherUser = Buffer.from(JSON.stringify({ sub: '8', email: 'x@example.com', name: '', exp: 9_999_999_999 })).toString('base64url');
   const foreign = await createTokens('f'.repeat(48), 60).sign(user);
   // The good one first, so a cache keyed loosely would wrongly answer for the others.
@@ -36,9 +36,11 @@ test('tampered, foreign and malformed tokens are refused every time', async () =
   }
 });
 
+/** A verified token of user `id`, expiring `expiresInSeconds` from now. */
+const verdict = (id: number, expiresInSeconds = 60): VerifiedToken => ({ user: { id, email: `${id}@example.com`, name: null }, expiresAt: Date.now() / 1000 + expiresInSeconds });
+
 test('the cache holds at most its capacity, dropping the oldest first', () => {
   const cache = createVerifiedTokenCache(2);
-  const verdict = (id: number): VerifiedToken => ({ user: { id, email: `${id}@example.com`, name: null }, expiresAt: Date.now() / 1000 + 60 });
   cache.remember('a', verdict(1));
   cache.remember('b', verdict(2));
   cache.remember('c', verdict(3));
@@ -49,9 +51,9 @@ test('the cache holds at most its capacity, dropping the oldest first', () => {
 
 test('an expired entry is never answered, and capacity 0 keeps nothing', () => {
   const cache = createVerifiedTokenCache(10);
-  cache.remember('old', { user: { id: 1, email: '1@example.com', name: null }, expiresAt: Date.now() / 1000 - 1 });
+  cache.remember('old', verdict(1, -1));
   expect(cache.get('old')).toBeUndefined();
   const none = createVerifiedTokenCache(0);
-  none.remember('x', { user: { id: 1, email: '1@example.com', name: null }, expiresAt: Date.now() / 1000 + 60 });
+  none.remember('x', verdict(1));
   expect(none.get('x')).toBeUndefined();
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { MAX_BODY_BYTES } from '../../src/app';
 import type { DatabaseHandle } from '../../src/db/client';
 import { createLogger } from '../../src/lib/logger';
-import { openTestDatabase, startTestServer, type TestServer } from '../support/server';
+import { login, openTestDatabase, startTestServer, type TestServer } from '../support/server';
 
 /**
  * Every error code the HTTP API can produce leaves in SPEC's one shape:
@@ -56,8 +56,7 @@ beforeAll(async () => {
     config: { logLevel: 'info' },
     logger: createLogger('info', (line) => logLines.push(JSON.parse(line))),
   });
-  const login = async (email: string) => (await call('POST', '/api/auth/login', { body: { email, password: 'password' } })).body.token as string;
-  [testToken, aliceToken] = await Promise.all([login('test@example.com'), login('alice@example.com')]);
+  [testToken, aliceToken] = await Promise.all([login(server), login(server, 'alice@example.com')]);
 }, 60_000);
 afterAll(async () => {
   await server.stop();

@@ -5,7 +5,7 @@ import { openDatabase, type DatabaseHandle } from '../../src/db/client';
 import { createLogger } from '../../src/lib/logger';
 import { createSeatFeed } from '../../src/services/seat-feed-transport';
 import { createTestDatabaseUrl, usingPostgres } from '../support/database';
-import { startTestServer, type TestServer } from '../support/server';
+import { login, startTestServer, type TestServer } from '../support/server';
 import { seatMessages, untilHolds } from '../support/websocket-helpers';
 import { connect, waitFor, type TestSocket } from '../support/ws';
 
@@ -90,7 +90,7 @@ if (!usingPostgres()) {
       await inspector`select 1`;
       bListenerPid = (await listenerPids()).find((pid) => !before.includes(pid))!;
       expect(bListenerPid).toBeNumber();
-      token = (await a.request('POST', '/api/auth/login', { body: { email: 'test@example.com', password: 'password' } })).body.token;
+      token = await login(a);
     }, 60_000);
 
     afterAll(async () => {

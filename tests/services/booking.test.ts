@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { eq, type SQL } from 'drizzle-orm';
 import type { SelectedFields } from 'drizzle-orm/pg-core';
 import type { DatabaseHandle } from '../../src/db/client';
-import { bookings, events, users } from '../../src/db/schema';
+import { bookings, events } from '../../src/db/schema';
 import { AppError } from '../../src/lib/errors';
 import { bookSeats, cancelBooking, getBooking, listBookings } from '../../src/services/booking';
 import { createEvent } from '../../src/services/event';
 import { createInProcessSeatFeed, type SeatChange } from '../../src/services/seat-feed';
 import { openTestDatabase } from '../support/server';
-import { readEventRow, refusal } from '../support/services';
+import { insertUsers, readEventRow, refusal } from '../support/services';
 
 /** The booking rules as plain functions over a real database, no HTTP. */
 
@@ -20,11 +20,7 @@ let buyerIds: number[];
 
 beforeAll(async () => {
   database = await openTestDatabase();
-  const rows = await database.db
-    .insert(users)
-    .values(Array.from({ length: 6 }, (_, index) => ({ email: `service-${index}@example.com`, passwordHash: 'not-a-real-hash' })))
-    .returning({ id: users.id });
-  [organizerId, ...buyerIds] = rows.map((row) => row.id) as [number, ...number[]];
+  [organizerId, ...buyerIds] = (await insertUsers(database.db, 'service', 6)) as [number, ...number[]];
   seatFeed.subscribe((change) => emitted.push(change));
 }, 60_000);
 afterAll(() => database.close());

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { DatabaseHandle } from '../../src/db/client';
-import { users } from '../../src/db/schema';
 import { createLogger } from '../../src/lib/logger';
 import { bookSeats } from '../../src/services/booking';
 import { createEvent } from '../../src/services/event';
@@ -8,6 +7,7 @@ import { createSeatChangeGrouping } from '../../src/services/seat-change-groupin
 import type { SeatChange } from '../../src/services/seat-feed';
 import { createSeatFeed } from '../../src/services/seat-feed-transport';
 import { openTestDatabase } from '../support/server';
+import { insertUsers } from '../support/services';
 
 const change = (eventId: number, version: number): SeatChange => ({ eventId, kind: 'booking_created', availableSeats: 100 - version, capacity: 100, version });
 
@@ -141,11 +141,7 @@ describe('through the real seat feed', () => {
 
   beforeAll(async () => {
     database = await openTestDatabase();
-    const rows = await database.db
-      .insert(users)
-      .values(Array.from({ length: 4 }, (_, index) => ({ email: `grouping-${index}@example.com`, passwordHash: 'not-a-real-hash' })))
-      .returning({ id: users.id });
-    userIds = rows.map((row) => row.id);
+    userIds = await insertUsers(database.db, 'grouping', 4);
   }, 60_000);
   afterAll(() => database.close());
 

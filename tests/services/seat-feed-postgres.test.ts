@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
 import type { DatabaseHandle } from '../../src/db/client';
-import { users } from '../../src/db/schema';
 import { createLogger } from '../../src/lib/logger';
 import { bookSeats, cancelBooking } from '../../src/services/booking';
 import { createEvent } from '../../src/services/event';
 import type { SeatChange, SeatFeed } from '../../src/services/seat-feed';
 import { createPostgresSeatFeed, decodeSeatChange, encodeSeatChange, SEAT_CHANNEL } from '../../src/services/seat-feed-postgres';
 import { openTestDatabase } from '../support/server';
-import { refusal } from '../support/services';
+import { insertUsers, refusal } from '../support/services';
 import { createWaiter } from '../support/waiter';
 
 /**
@@ -27,12 +26,7 @@ let buyerId: number;
 
 beforeAll(async () => {
   database = await openTestDatabase();
-  [organizerId, buyerId] = (
-    await database.db
-      .insert(users)
-      .values([0, 1].map((index) => ({ email: `feed-${index}@example.com`, passwordHash: 'not-a-real-hash' })))
-      .returning({ id: users.id })
-  ).map((row) => row.id) as [number, number];
+  [organizerId, buyerId] = (await insertUsers(database.db, 'feed', 2)) as [number, number];
   seatFeed = await createPostgresSeatFeed(database, { logger: createLogger('silent'), onReconnect: async () => {} });
   // The raw payloads, beside the feed's own listener, so a malformed one would show too.
   stopRawListen = await database.listen(SEAT_CHANNEL, (payload) => {

@@ -4,7 +4,7 @@ import { waitFor, type TestSocket } from './ws';
 
 /** Shared by the WebSocket tests (tests/routes/websocket*.test.ts, tests/scale-out/feed.test.ts): small checks on what watchers hold. */
 
-export const SEAT_MESSAGE_TYPES = new Set(['subscribed', 'booking_created', 'booking_cancelled', 'seat_update']);
+const SEAT_MESSAGE_TYPES = new Set(['subscribed', 'booking_created', 'booking_cancelled', 'seat_update']);
 
 /** Every message carrying a seat state (of `eventId`; of any event when undefined), the snapshot included, in arrival order. */
 export function seatMessages(socket: TestSocket, eventId: number | undefined): any[] {

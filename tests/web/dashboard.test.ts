@@ -60,7 +60,6 @@ if (!existsSync(CHROMIUM)) {
       await database?.close();
     });
 
-    const seatCount = (page: Page, eventId: number) => page.locator(`[data-event-id="${eventId}"] [data-available-seats]`);
     const indicator = (page: Page) => page.locator('[data-connection-state]');
 
     /** Waits until the page shows this count for the event, at most `timeoutMs`. */
