@@ -6,10 +6,11 @@ import { createLogger, type Logger } from './lib/logger';
 import { createMetrics } from './lib/metrics';
 import { createTokens } from './lib/tokens';
 import { websocketHandlers } from './routes/websocket';
-import { getSeatState, getSeatStates } from './services/event';
+import { getSeatStates, getViewableSeatStates } from './services/event';
 import { MAX_GROUPING_HOLD_MS } from './services/seat-change-grouping';
 import type { SeatFeed } from './services/seat-feed';
 import { createSeatFeed } from './services/seat-feed-transport';
+import { createBatchedSeatStateLoader } from './services/seat-state-reads';
 import { createWebSocketManager, type WebSocketManager } from './services/websocket';
 
 export interface RunningServer {
@@ -43,7 +44,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const metrics = createMetrics();
   const websocket = createWebSocketManager({
-    loadSeatState: (eventId, userId) => getSeatState(database.db, eventId, userId),
+    loadSeatState: createBatchedSeatStateLoader((eventIds) => getViewableSeatStates(database.db, eventIds)),
     coalesceMs: config.fanoutCoalesceMs,
     logger,
     metrics: { messagesSent: (count) => metrics.wsMessagesSent.inc({}, count) },

@@ -52,6 +52,11 @@ export function toPublicEvent(row: EventRow): PublicEvent {
 const visibleTo = (viewerId: number | null) =>
   viewerId === null ? eq(events.status, 'published') : or(eq(events.status, 'published'), eq(events.organizerId, viewerId));
 
+/** The rule of `visibleTo`, for a row already read. */
+export function isVisibleTo(event: { status: EventStatus; organizerId: number }, viewerId: number | null): boolean {
+  return event.status === 'published' || (viewerId !== null && event.organizerId === viewerId);
+}
+
 export async function listEvents(
   db: Database,
   viewerId: number | null,
@@ -72,14 +77,19 @@ export async function getVisibleEvent(db: Database, eventId: number, viewerId: n
   return toPublicEvent(row);
 }
 
-/** The live-feed snapshot of an event, or null when it does not exist for this viewer. */
-export async function getSeatState(db: Database, eventId: number, viewerId: number): Promise<SeatStateFields | null> {
-  const [row] = await db
-    .select(seatStateColumns)
+/** An event's seat state with what decides who may see it. */
+export interface ViewableSeatState extends SeatStateFields {
+  status: EventStatus;
+  organizerId: number;
+}
+
+/** Seat states of many events with their visibility, for snapshot reads answered together. */
+export async function getViewableSeatStates(db: Database, eventIds: number[]): Promise<ViewableSeatState[]> {
+  if (eventIds.length === 0) return [];
+  return db
+    .select({ ...seatStateColumns, status: events.status, organizerId: events.organizerId })
     .from(events)
-    .where(and(eq(events.id, eventId), visibleTo(viewerId)))
-    .limit(1);
-  return row ?? null;
+    .where(sql`${events.id} in ${eventIds}`);
 }
 
 /** Current seat states of many events, whoever can see them (for feed catch-up). */

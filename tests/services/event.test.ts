@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import type { DatabaseHandle } from '../../src/db/client';
 import { bookings, users } from '../../src/db/schema';
 import { bookSeats, cancelBooking } from '../../src/services/booking';
-import { createEvent, getSeatState, getSeatStates, getVisibleEvent, listEvents, updateEvent } from '../../src/services/event';
+import { createEvent, getSeatStates, getViewableSeatStates, getVisibleEvent, isVisibleTo, listEvents, updateEvent } from '../../src/services/event';
 import { createInProcessSeatFeed, type SeatChange } from '../../src/services/seat-feed';
 import { AppError } from '../../src/lib/errors';
 import { openTestDatabase } from '../support/server';
@@ -59,8 +59,15 @@ describe('create, list, get', () => {
     expect(await getVisibleEvent(database.db, draft.id, organizerId)).toEqual(draft);
     await refusal(getVisibleEvent(database.db, draft.id, otherId), 'event_not_found');
     await refusal(getVisibleEvent(database.db, draft.id, null), 'event_not_found');
-    expect(await getSeatState(database.db, draft.id, otherId)).toBeNull();
-    expect(await getSeatState(database.db, draft.id, organizerId)).toEqual({ eventId: draft.id, availableSeats: 3, capacity: 3, version: 1 });
+    // Snapshot reads fetch the row with its visibility columns and decide per viewer.
+    const [draftState] = await getViewableSeatStates(database.db, [draft.id]);
+    expect(draftState).toEqual({ eventId: draft.id, availableSeats: 3, capacity: 3, version: 1, status: 'draft', organizerId });
+    expect(isVisibleTo(draftState!, organizerId)).toBe(true);
+    expect(isVisibleTo(draftState!, otherId)).toBe(false);
+    expect(isVisibleTo(draftState!, null)).toBe(false);
+    expect(isVisibleTo({ status: 'published', organizerId }, otherId)).toBe(true);
+    expect(isVisibleTo({ status: 'published', organizerId }, null)).toBe(true);
+    expect(await getViewableSeatStates(database.db, [])).toEqual([]);
     // Catch-up reads every watched event, whoever may see it.
     const states = await getSeatStates(database.db, [draft.id, published.id]);
     expect(states.map((state) => state.eventId).sort((a, b) => a - b)).toEqual([draft.id, published.id]);
