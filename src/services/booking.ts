@@ -57,11 +57,13 @@ export async function bookSeats(db: Database, seatFeed: SeatFeed, request: Booki
   try {
     const booked = await bookOrRefuse(db, seatFeed, request);
     const change = changeOf(booked, 'booking_created');
-    inFlight.settle(change.version);
+    const handedOn = inFlight.settle(change.version);
     seatFeed.committed(change);
+    // When the feed groups changes, the response leaves with its change (seat-change-grouping.ts).
+    await handedOn;
     return { booking: toPublicBooking(booked.booking), availableSeats: change.availableSeats, replayed: false };
   } catch (error) {
-    inFlight.settle(null);
+    void inFlight.settle(null);
     const code = databaseErrorCode(error);
     // A concurrent request with the same key committed first: ours rolled back whole.
     if (request.idempotencyKey !== undefined && code === '23505') {

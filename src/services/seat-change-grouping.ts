@@ -2,8 +2,12 @@ import type { SeatChange } from './seat-feed';
 
 /** A seat-changing statement of this process, from before it is sent until its outcome is known. */
 export interface ChangeInFlight {
-  /** The version the statement committed, or null when it changed nothing (refused, failed). Once only. */
-  settle(version: number | null): void;
+  /**
+   * The version the statement committed, or null when it changed nothing (refused, failed). Once
+   * only. Resolves once that change has been handed on, or after the hold at most (the change may
+   * never come: a lost notification), or at once when nothing is grouped.
+   */
+  settle(version: number | null): Promise<void>;
 }
 
 /**
@@ -25,17 +29,26 @@ export interface SeatChangeGrouping {
   trackedEvents(): number;
 }
 
-const noChangeTracked: ChangeInFlight = { settle() {} };
+const settled = Promise.resolve();
+const noChangeTracked: ChangeInFlight = { settle: () => settled };
+
+/** A settled statement waiting to hear that its change has been handed on. */
+interface HandOnWaiter {
+  version: number;
+  resolve(): void;
+}
 
 interface EventChanges {
   open: Set<ChangeInFlight>;
   /** Settled statements whose change has not arrived yet, with the version they committed. */
   awaited: Map<ChangeInFlight, number>;
   newestArrived: number;
+  newestHandedOn: number;
   held: SeatChange[];
   /** The statements the held changes wait for: those running, or awaited, when the first was held. */
   cohort: Set<ChangeInFlight> | null;
   timer: ReturnType<typeof setTimeout> | null;
+  waiters: Set<HandOnWaiter>;
 }
 
 /**
@@ -49,6 +62,12 @@ interface EventChanges {
  * not for any started later, so a steady stream cannot hold it — and then all of them are handed
  * on in one turn, in order. A change with nothing running beside it is handed on at once.
  * `maxHoldMs` 0 turns it off.
+ *
+ * `settle` tells its caller when the statement's change has been handed on, so a booking's
+ * response can leave in the turn its change is published, as a bare publish server's does. Sent
+ * as soon as the statement returns, a response brings that client's next request in while the
+ * others of its group are still running; that request's statement then misses the group, and the
+ * groups fall apart (3.1 messages per write instead of 3.6 with 4 bookings in flight).
  */
 export function createSeatChangeGrouping(deliver: (change: SeatChange) => void, maxHoldMs: number): SeatChangeGrouping {
   const byEvent = new Map<number, EventChanges>();
@@ -57,7 +76,29 @@ export function createSeatChangeGrouping(deliver: (change: SeatChange) => void, 
   function forgetIfIdle(eventId: number, changes: EventChanges): void {
     // Only the entry still current: a stale one must not take a newer entry of the event with it.
     if (byEvent.get(eventId) !== changes) return;
-    if (changes.open.size === 0 && changes.awaited.size === 0 && changes.held.length === 0) byEvent.delete(eventId);
+    if (changes.open.size === 0 && changes.awaited.size === 0 && changes.held.length === 0 && changes.waiters.size === 0) byEvent.delete(eventId);
+  }
+
+  function handOn(changes: EventChanges, change: SeatChange): void {
+    deliver(change);
+    changes.newestHandedOn = Math.max(changes.newestHandedOn, change.version);
+    for (const waiter of changes.waiters) if (waiter.version <= changes.newestHandedOn) waiter.resolve();
+  }
+
+  function waitForHandOn(eventId: number, changes: EventChanges, version: number): Promise<void> {
+    return new Promise((resolve) => {
+      const waiter: HandOnWaiter = {
+        version,
+        resolve() {
+          clearTimeout(timer);
+          changes.waiters.delete(waiter);
+          resolve();
+          forgetIfIdle(eventId, changes);
+        },
+      };
+      const timer = setTimeout(waiter.resolve, maxHoldMs);
+      changes.waiters.add(waiter);
+    });
   }
 
   function release(eventId: number, changes: EventChanges): void {
@@ -66,8 +107,8 @@ export function createSeatChangeGrouping(deliver: (change: SeatChange) => void, 
     changes.cohort = null;
     const held = changes.held;
     changes.held = [];
+    for (const change of held) handOn(changes, change);
     forgetIfIdle(eventId, changes);
-    for (const change of held) deliver(change);
   }
 
   function releaseIfCohortDone(eventId: number, changes: EventChanges): void {
@@ -81,17 +122,20 @@ export function createSeatChangeGrouping(deliver: (change: SeatChange) => void, 
       if (closed) return noChangeTracked;
       let changes = byEvent.get(eventId);
       if (!changes) {
-        changes = { open: new Set(), awaited: new Map(), newestArrived: 0, held: [], cohort: null, timer: null };
+        changes = { open: new Set(), awaited: new Map(), newestArrived: 0, newestHandedOn: 0, held: [], cohort: null, timer: null, waiters: new Set() };
         byEvent.set(eventId, changes);
       }
       const tracked = changes;
       const ticket: ChangeInFlight = {
         settle(version) {
           // Open until settled, so a second call finds nothing to do.
-          if (!tracked.open.delete(ticket)) return;
+          if (!tracked.open.delete(ticket)) return settled;
           if (version !== null && version > tracked.newestArrived) tracked.awaited.set(ticket, version);
+          // Registered before the cohort may be released below, which hands this change on.
+          const handedOn = version === null || closed || version <= tracked.newestHandedOn ? settled : waitForHandOn(eventId, tracked, version);
           releaseIfCohortDone(eventId, tracked);
           forgetIfIdle(eventId, tracked);
+          return handedOn;
         },
       };
       tracked.open.add(ticket);
@@ -108,8 +152,8 @@ export function createSeatChangeGrouping(deliver: (change: SeatChange) => void, 
         return releaseIfCohortDone(change.eventId, changes);
       }
       if (changes.open.size === 0 && changes.awaited.size === 0) {
-        forgetIfIdle(change.eventId, changes);
-        return deliver(change);
+        handOn(changes, change);
+        return forgetIfIdle(change.eventId, changes);
       }
       changes.held.push(change);
       changes.cohort = new Set([...changes.open, ...changes.awaited.keys()]);
@@ -119,6 +163,8 @@ export function createSeatChangeGrouping(deliver: (change: SeatChange) => void, 
     forgetAwaited() {
       for (const [eventId, changes] of [...byEvent]) {
         changes.awaited.clear();
+        // Their statements' callers stop waiting too; changes already here but held still leave first.
+        for (const waiter of changes.waiters) if (waiter.version > changes.newestArrived) waiter.resolve();
         releaseIfCohortDone(eventId, changes);
         forgetIfIdle(eventId, changes);
       }
@@ -126,7 +172,10 @@ export function createSeatChangeGrouping(deliver: (change: SeatChange) => void, 
 
     close() {
       closed = true;
-      for (const [eventId, changes] of [...byEvent]) release(eventId, changes);
+      for (const [eventId, changes] of [...byEvent]) {
+        release(eventId, changes);
+        for (const waiter of changes.waiters) waiter.resolve();
+      }
       byEvent.clear();
     },
 
