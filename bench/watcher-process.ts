@@ -230,14 +230,24 @@ await serveCommands(
     /**
      * selloff: once every watcher holds the final version (or time is up), the lag of every
      * (watcher, version) pair from the version's commit time — and from the publish of the
-     * message that carried it — plus what each watcher ended on.
+     * message that carried it, and from the database's clock at the commit when there is one —
+     * plus what each watcher ended on.
      */
-    report: async (args: { commits: [number, number][]; publishedAt: [number, number][]; finalVersion: number; finalSeats: number; waitMs: number }) => {
+    report: async (args: {
+      commits: [number, number][];
+      publishedAt: [number, number][];
+      databaseCommits: [number, number][];
+      finalVersion: number;
+      finalSeats: number;
+      waitMs: number;
+    }) => {
       const behind = await awaitVersion(args.finalVersion, args.waitMs);
       const commitAt = new Map(args.commits);
       const publishedAt = new Map(args.publishedAt);
+      const databaseCommitAt = new Map(args.databaseCommits);
       const histogram = new LagHistogram();
       const fanOut = new LagHistogram();
+      const fromDatabase = new LagHistogram();
       let missingReceipts = 0;
       let missingCommits = 0;
       let seatMessages = 0;
@@ -257,6 +267,8 @@ await serveCommands(
             histogram.add(trackingStartedAt + received - committedAt);
             const carriedAt = publishedAt.get(version);
             if (carriedAt !== undefined) fanOut.add(trackingStartedAt + received - carriedAt);
+            const databaseCommittedAt = databaseCommitAt.get(version);
+            if (databaseCommittedAt !== undefined) fromDatabase.add(trackingStartedAt + received - databaseCommittedAt);
           }
         }
       }
@@ -271,6 +283,7 @@ await serveCommands(
         missingCommits,
         lag: histogram.toSparse(),
         fanOutLag: fanOut.toSparse(),
+        databaseLag: fromDatabase.toSparse(),
       };
     },
   },

@@ -1,4 +1,5 @@
 import { createEvent, getEvent, loginDemoUser, bookerTokens } from '../api';
+import { installCommitClock } from '../commit-clock';
 import { runBookingLoad } from '../booking-load';
 import { createBenchDatabase, type BenchDatabase } from '../database';
 import { startSeatwatchServer, startWatchers } from '../processes';
@@ -13,17 +14,19 @@ import { formatTable } from '../table';
  * The on-sale spike: W watchers on one event while C bookers sell S seats as fast as they can.
  *
  * Lag, per watcher and per version: from the version's commit to the first message carrying
- * that version or a newer one. The commit time is taken in the server process, at the moment
- * the booking service hands the committed change to the seat feed (right after COMMIT returns,
- * before anything is published); the booker's HTTP response time is a second upper bound and
- * the earlier of the two is used. All processes read one clock (clock.ts).
+ * that version or a newer one. On PostgreSQL the commit time is the database's clock at the end
+ * of the booking statement, just before its commit (commit-clock.ts). On PGlite, whose commit
+ * runs in the server's own thread, it is the moment the booking service hands the committed
+ * change to the seat feed — "the server heard", which on PostgreSQL comes only when the server's
+ * event loop gets to the statement's result (the earlier of that and the booker's HTTP response
+ * is used). All processes read one clock (clock.ts).
  *
  * Runs once with coalescing off and once at the default 50 ms window, to show what it changes.
  *
- * The lag is also split at the moment the carrying message was handed to `server.publish`:
- * commit → publish (the window, and the server's event loop being busy) and publish → receipt
- * (the fan-out of that message to every watcher, which a bare Bun server pays too), with the
- * interval between publishes (how long the server spends on each fan-out during the spike).
+ * The lag is also split: commit → the server heard (PostgreSQL), heard → the carrying message
+ * handed to `server.publish` (the window, and the loop finishing a fan-out), and publish →
+ * receipt (the fan-out of that message to every watcher, which a bare Bun server pays too), with
+ * the interval between publishes; and counted whole from when the server heard, as well.
  */
 
 const DEFAULT_COALESCE_MS = 50;
@@ -34,8 +37,15 @@ interface SelloffFigures {
   lagMsP50: number;
   lagMsP99: number;
   lagMsMax: number;
-  commitToPublishMsP50: number;
-  commitToPublishMsP99: number;
+  /** From when the server heard of each commit. The same as lagMs* on PGlite. */
+  serverLagMsP50: number;
+  serverLagMsP99: number;
+  serverLagMsMax: number;
+  /** From the database's commit to when the server heard of it (PostgreSQL; NaN on PGlite). */
+  commitToHeardMsP50: number;
+  commitToHeardMsP99: number;
+  heardToPublishMsP50: number;
+  heardToPublishMsP99: number;
   publishToReceiptMsP50: number;
   publishToReceiptMsP99: number;
   publishIntervalMsP50: number;
@@ -61,6 +71,8 @@ interface WatcherReport {
   lag: SparseLag;
   /** From the publish of the message that carried each version instead of its commit. */
   fanOutLag: SparseLag;
+  /** From the database's clock at the commit, where it was recorded. */
+  databaseLag: SparseLag;
 }
 
 async function sellOff(watcherCount: number, seats: number, bookers: number, coalesceMs: number, progress: Progress): Promise<SelloffFigures> {
@@ -72,6 +84,7 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
     const organizer = await loginDemoUser(server.baseUrl);
     const tokens = await bookerTokens(server.baseUrl);
     const event = await createEvent(server.baseUrl, organizer, seats);
+    const commitClock = database.kind === 'postgres' ? teardown.add(await installCommitClock(database.url), (clock) => clock.close()) : null;
 
     progress(`selloff (window ${coalesceMs} ms): connecting ${watcherCount} watchers`);
     await watchers.connect(`${server.wsBase}/ws/events/${event.id}?token=${organizer}`, watcherCount);
@@ -99,6 +112,9 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
     const final = await getEvent(server.baseUrl, event.id);
     const commits = new Map(await server.request<[number, number][]>('commits', { eventId: event.id }));
     for (const [version, at] of respondedAt) commits.set(version, Math.min(at, commits.get(version) ?? Infinity));
+    const databaseCommits = new Map(commitClock ? await commitClock.read(event.id) : []);
+    const commitToHeard = [...databaseCommits].filter(([version]) => commits.has(version)).map(([version, at]) => commits.get(version)! - at);
+    const missingDatabaseCommits = commitClock ? [...commits.keys()].filter((version) => !databaseCommits.has(version)).length : 0;
 
     progress(`selloff (window ${coalesceMs} ms): waiting for every watcher to hold version ${final.version}`);
     const waitMs = 30_000 + watcherCount * seats * 0.01;
@@ -109,22 +125,25 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
       `the server to publish version ${final.version}`,
     );
     const publishedAt = publishTimesByVersion(commits, published);
-    const commitToPublish = [...publishedAt].map(([version, at]) => at - commits.get(version)!);
+    const heardToPublish = [...publishedAt].map(([version, at]) => at - commits.get(version)!);
     const reports = await watchers.request<WatcherReport>(
       'report',
-      { commits: [...commits], publishedAt: [...publishedAt], finalVersion: final.version, finalSeats: final.availableSeats, waitMs },
+      { commits: [...commits], publishedAt: [...publishedAt], databaseCommits: [...databaseCommits], finalVersion: final.version, finalSeats: final.availableSeats, waitMs },
       waitMs + 60_000,
     );
     const publishIntervals = published.slice(1).map(([at], index) => at - published[index]![0]);
     const { peakRssMB } = await server.request<{ peakRssMB: number }>('rss');
     const audit = await server.request<SeatAudit>('seat-audit', { eventId: event.id });
 
-    const lag = new LagHistogram();
+    const serverLag = new LagHistogram();
     const fanOut = new LagHistogram();
+    const databaseLag = new LagHistogram();
     for (const report of reports) {
-      lag.merge(report.lag);
+      serverLag.merge(report.lag);
       fanOut.merge(report.fanOutLag);
+      databaseLag.merge(report.databaseLag);
     }
+    const lag = commitClock ? databaseLag : serverLag;
     const sum = (pick: (report: WatcherReport) => number) => reports.reduce((total, report) => total + pick(report), 0);
     const tracked = sum((report) => report.watchers);
     return {
@@ -133,8 +152,13 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
       lagMsP50: lag.percentile(50),
       lagMsP99: lag.percentile(99),
       lagMsMax: lag.maxMs,
-      commitToPublishMsP50: percentile(commitToPublish, 50),
-      commitToPublishMsP99: percentile(commitToPublish, 99),
+      serverLagMsP50: serverLag.percentile(50),
+      serverLagMsP99: serverLag.percentile(99),
+      serverLagMsMax: serverLag.maxMs,
+      commitToHeardMsP50: percentile(commitToHeard, 50),
+      commitToHeardMsP99: percentile(commitToHeard, 99),
+      heardToPublishMsP50: percentile(heardToPublish, 50),
+      heardToPublishMsP99: percentile(heardToPublish, 99),
       publishToReceiptMsP50: fanOut.percentile(50),
       publishToReceiptMsP99: fanOut.percentile(99),
       publishIntervalMsP50: percentile(publishIntervals, 50),
@@ -144,7 +168,7 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
       serverRssMB: peakRssMB,
       versionsStrictlyIncrease: sum((report) => report.staleMessages) === 0,
       lagSamples: lag.count,
-      missingReceipts: sum((report) => report.missingReceipts) + sum((report) => report.missingCommits),
+      missingReceipts: sum((report) => report.missingReceipts) + sum((report) => report.missingCommits) + missingDatabaseCommits,
       databaseKind: database.kind,
     };
   } finally {
@@ -159,8 +183,15 @@ function summary(figures: SelloffFigures) {
     lagMsP50: round(figures.lagMsP50),
     lagMsP99: round(figures.lagMsP99),
     lagMsMax: round(figures.lagMsMax),
-    commitToPublishMsP50: round(figures.commitToPublishMsP50),
-    commitToPublishMsP99: round(figures.commitToPublishMsP99),
+    serverLagMsP50: round(figures.serverLagMsP50),
+    serverLagMsP99: round(figures.serverLagMsP99),
+    serverLagMsMax: round(figures.serverLagMsMax),
+    ...(figures.databaseKind === 'postgres' && {
+      commitToHeardMsP50: round(figures.commitToHeardMsP50),
+      commitToHeardMsP99: round(figures.commitToHeardMsP99),
+    }),
+    heardToPublishMsP50: round(figures.heardToPublishMsP50),
+    heardToPublishMsP99: round(figures.heardToPublishMsP99),
     publishToReceiptMsP50: round(figures.publishToReceiptMsP50),
     publishToReceiptMsP99: round(figures.publishToReceiptMsP99),
     publishIntervalMsP50: round(figures.publishIntervalMsP50),
@@ -196,16 +227,34 @@ export const runSelloff: Scenario = async (options, progress) => {
   };
   const table = formatTable(
     `selloff: ${watcherCount.toLocaleString('en-US')} watchers, ${seats.toLocaleString('en-US')} seats, ${bookers} bookers (${json.databaseKind})`,
-    ['coalesce window', 'bookings/s', 'lag ms p50', 'lag ms p99', 'lag ms max', 'commit→publish p50 / p99', 'publish→receipt p50 / p99', 'ms between publishes p50', 'msgs/watcher', 'all final', 'oversold', 'versions increase', 'server RSS MB'],
+    [
+      'coalesce window',
+      'bookings/s',
+      'lag ms p50',
+      'lag ms p99',
+      'lag ms max',
+      'commit→server heard p50 / p99',
+      'heard→publish p50 / p99',
+      'publish→receipt p50 / p99',
+      'ms between publishes p50',
+      'lag from server heard p50 / p99 / max',
+      'msgs/watcher',
+      'all final',
+      'oversold',
+      'versions increase',
+      'server RSS MB',
+    ],
     runs.map((run) => [
       `${run.coalesceMs} ms`,
       run.bookingsPerSec,
       run.lagMsP50,
       run.lagMsP99,
       run.lagMsMax,
-      `${round(run.commitToPublishMsP50, 1)} / ${round(run.commitToPublishMsP99, 1)}`,
+      run.databaseKind === 'postgres' ? `${round(run.commitToHeardMsP50, 1)} / ${round(run.commitToHeardMsP99, 1)}` : '— (in-process)',
+      `${round(run.heardToPublishMsP50, 1)} / ${round(run.heardToPublishMsP99, 1)}`,
       `${round(run.publishToReceiptMsP50, 1)} / ${round(run.publishToReceiptMsP99, 1)}`,
       round(run.publishIntervalMsP50, 1),
+      `${round(run.serverLagMsP50, 1)} / ${round(run.serverLagMsP99, 1)} / ${round(run.serverLagMsMax, 1)}`,
       run.messagesPerWatcher,
       run.allWatchersFinal,
       run.oversold,
