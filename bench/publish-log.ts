@@ -14,10 +14,12 @@ export function recordPublishes(server: Publisher, clock: () => number): (eventI
   server.publish = (topic, data) => {
     const version = VERSION_FIELD.exec(data)?.[1];
     if (topic.startsWith(EVENT_TOPIC_PREFIX) && version !== undefined) {
-      const eventId = Number(topic.slice(EVENT_TOPIC_PREFIX.length));
+      // `event:<id>/<slice>`: one event's messages go to several topics.
+      const eventId = parseInt(topic.slice(EVENT_TOPIC_PREFIX.length), 10);
       let published = byEvent.get(eventId);
       if (!published) byEvent.set(eventId, (published = []));
-      published.push([clock(), Number(version)]);
+      // A message goes to each of the event's slice topics, possibly over several turns: its first publish counts.
+      if (published.at(-1)?.[1] !== Number(version)) published.push([clock(), Number(version)]);
     }
     return publish(topic, data);
   };

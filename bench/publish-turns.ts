@@ -1,5 +1,5 @@
 /**
- * Counts `server.publish` calls and the event-loop turns they fall in. uWS holds what is
+ * Counts the messages handed to `server.publish` and the event-loop turns they fall in. uWS holds what is
  * published during a turn and writes it to each subscriber in one go at the turn's end, so the
  * messages per publishing turn decide how many socket writes a delivery costs — the figure that
  * tells a batched burst from one message per write.
@@ -14,16 +14,20 @@ export interface PublishTurns {
 
 export function countPublishTurns(server: Publisher): () => PublishTurns {
   const counts: PublishTurns = { publishes: 0, turns: 0 };
-  let inTurn = false;
+  /** The messages of this turn: Seatwatch publishes one message to each of an event's slice topics, and a watcher is in one. */
+  let messagesThisTurn: Set<string> | null = null;
   const publish = server.publish.bind(server);
   server.publish = (topic, data) => {
-    counts.publishes += 1;
-    if (!inTurn) {
-      inTurn = true;
+    if (!messagesThisTurn) {
+      messagesThisTurn = new Set();
       counts.turns += 1;
       setImmediate(() => {
-        inTurn = false;
+        messagesThisTurn = null;
       });
+    }
+    if (!messagesThisTurn.has(data)) {
+      messagesThisTurn.add(data);
+      counts.publishes += 1;
     }
     return publish(topic, data);
   };

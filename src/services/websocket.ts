@@ -8,12 +8,13 @@ import {
 } from '../protocol';
 import type { Logger } from '../lib/logger';
 import type { TokenUser } from '../lib/tokens';
+import { createFanOutSlices, sliceCountFor, sliceOf, type FanOutSlices } from './fan-out-slices';
 import type { SeatChange } from './seat-feed';
 
 /**
  * The WebSocket manager: the only holder of sockets. It keeps who is connected (`clients`),
  * who watches what (`subscribersByEvent`), and the last seat state sent per event, and fans
- * seat changes out through Bun's native pub/sub (one topic per event).
+ * seat changes out through Bun's native pub/sub (a few topics per event, fan-out-slices.ts).
  */
 
 /** The part of Bun's ServerWebSocket the manager uses; tests and benchmarks can read it plainly. */
@@ -70,26 +71,15 @@ export interface WebSocketManagerOptions {
  * state forever.
  */
 interface EventFeedState {
-  /** The newest state sent to this event's topic (or as a snapshot); orders everything after it. */
-  sent: SeatStateFields | null;
-  /** A newer change waiting for the coalescing window to close. */
-  pending: SeatChange | null;
-  windowTimer: ReturnType<typeof setTimeout> | null;
+  /** The event's topics, and the newest state handed to them (or given as a snapshot), which orders everything after it. */
+  slices: FanOutSlices;
   /** Snapshot reads of this event not yet answered. */
   readsInFlight: number;
 }
 
 export const EVENT_TOPIC_PREFIX = 'event:';
-export const eventTopic = (eventId: number) => `${EVENT_TOPIC_PREFIX}${eventId}`;
-
-/**
- * A coalescing window whose timer fires this late found the event loop blocked — by a fan-out to
- * thousands of sockets, typically — and the changes committed meanwhile are still unread in the
- * database connections. Closing it one timer turn later lets them be read first and ride in this
- * message, instead of the message carrying the one or two changes read just before and the rest
- * waiting a whole fan-out more (measured: docs/decisions.md, "late window").
- */
-const LATE_WINDOW_CLOSE_MS = 10;
+/** One of the event's topics: its watchers are spread over a few (fan-out-slices.ts). */
+export const sliceTopic = (eventId: number, slice: number) => `${EVENT_TOPIC_PREFIX}${eventId}/${slice}`;
 
 const CLIENT_ID_SUFFIX_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -106,6 +96,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   const { loadSeatState, logger, metrics } = options;
   const now = options.now ?? Date.now;
   const coalesceMs = options.coalesceMs;
+  const sliceCount = sliceCountFor(coalesceMs);
 
   const clients = new Map<string, ClientState>();
   const clientsBySocket = new WeakMap<object, ClientState>();
@@ -227,7 +218,19 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   function feedStateOf(eventId: number): EventFeedState {
     let state = feedByEvent.get(eventId);
     if (!state) {
-      state = { sent: null, pending: null, windowTimer: null, readsInFlight: 0 };
+      state = {
+        slices: createFanOutSlices({
+          eventId,
+          topicOf: (slice) => sliceTopic(eventId, slice),
+          publish(topic, data, subscribers) {
+            if (!publisher) return;
+            publisher.publish(topic, data);
+            metrics?.messagesSent(subscribers);
+          },
+          coalesceMs,
+        }),
+        readsInFlight: 0,
+      };
       feedByEvent.set(eventId, state);
     }
     return state;
@@ -237,14 +240,14 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   function releaseFeedIfIdle(eventId: number): void {
     const feed = feedByEvent.get(eventId);
     if (!feed || feed.readsInFlight > 0 || subscribersByEvent.has(eventId)) return;
-    if (feed.windowTimer) clearTimeout(feed.windowTimer);
+    feed.slices.stop();
     feedByEvent.delete(eventId);
   }
 
   /**
    * Reads the event's seat state for `userId` and hands it to `use` while the event is still
    * tracked, so every change handled during the read is either in what was read or already in
-   * `feed.sent` when `use` attaches the subscriber.
+   * handed to the event's slices when `use` attaches the subscriber.
    */
   async function withSeatState(eventId: number, userId: number, use: (loaded: SeatStateFields | null) => void): Promise<void> {
     const feed = feedStateOf(eventId);
@@ -258,22 +261,23 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   }
 
   /**
-   * Subscribes the socket to the event's topic and sends the snapshot in one synchronous step,
-   * so nothing published can slip between them. The snapshot is the newer of what was read
-   * from the database and what this process already sent; when the database is ahead of what
-   * the other watchers have been sent, they are sent it too, so no one falls behind.
+   * Subscribes the socket to its slice of the event's topics and sends the snapshot in one
+   * synchronous step, so nothing published can slip between them. The snapshot is what the
+   * watchers of its slice hold, never older than what was read from the database; when the
+   * database is ahead of what was handed out, everyone is sent it too, so no one falls behind.
    */
   function attachSubscription(client: ClientState, loaded: SeatStateFields): void {
     if (client.closing) return;
     const eventId = loaded.eventId;
     const feed = feedStateOf(eventId);
-    if (!feed.sent) feed.sent = { ...loaded };
-    else if (loaded.version > feed.sent.version) {
-      if (feed.pending && feed.pending.version <= loaded.version) feed.pending = null;
-      flush(eventId, feed, { ...loaded, kind: 'seat_update' });
-    }
-    const snapshot = feed.sent;
-    client.socket.subscribe(eventTopic(eventId));
+    const latest = feed.slices.latest();
+    if (!latest) feed.slices.begin(loaded);
+    else if (loaded.version > latest.version) feed.slices.deliver({ ...loaded, kind: 'seat_update' });
+    const slice = sliceOf(client.clientId, sliceCount);
+    const snapshot = feed.slices.snapshotFor(slice, loaded);
+    client.socket.subscribe(sliceTopic(eventId, slice));
+    // A repeat subscription re-sends the snapshot and counts once.
+    if (!client.subscriptions.has(eventId)) feed.slices.join(slice);
     client.subscriptions.add(eventId);
     let watchers = subscribersByEvent.get(eventId);
     if (!watchers) {
@@ -286,7 +290,9 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
 
   function detachSubscription(client: ClientState, eventId: number): void {
     if (!client.subscriptions.delete(eventId)) return;
-    if (!client.closing) client.socket.unsubscribe(eventTopic(eventId));
+    const slice = sliceOf(client.clientId, sliceCount);
+    if (!client.closing) client.socket.unsubscribe(sliceTopic(eventId, slice));
+    feedByEvent.get(eventId)?.slices.leave(slice);
     const watchers = subscribersByEvent.get(eventId);
     if (!watchers) return;
     watchers.delete(client.clientId);
@@ -311,62 +317,17 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     });
   }
 
-  function publish(eventId: number, message: ServerMessage): void {
-    if (!publisher) return;
-    const watchers = subscribersByEvent.get(eventId)?.size ?? 0;
-    publisher.publish(eventTopic(eventId), JSON.stringify(message));
-    metrics?.messagesSent(watchers);
-  }
-
-  function flush(eventId: number, feed: EventFeedState, change: SeatChange): void {
-    feed.sent = { eventId, availableSeats: change.availableSeats, capacity: change.capacity, version: change.version };
-    publish(eventId, {
-      type: change.kind,
-      eventId,
-      availableSeats: change.availableSeats,
-      capacity: change.capacity,
-      version: change.version,
-    });
-  }
-
-  function openWindow(eventId: number, feed: EventFeedState): void {
-    // The real clock, not the injected one: this measures how late a real timer fired.
-    const closesAt = performance.now() + coalesceMs;
-    feed.windowTimer = setTimeout(() => {
-      // Even with nothing held back: the changes read in the next poll are most likely several,
-      // and closed now, the first of them would go alone and the rest wait a whole fan-out.
-      if (performance.now() - closesAt > LATE_WINDOW_CLOSE_MS) feed.windowTimer = setTimeout(() => closeWindow(eventId, feed), 0);
-      else closeWindow(eventId, feed);
-    }, coalesceMs);
-  }
-
-  /** Sends the latest change held back by the window, if any, and opens the next window. */
-  function closeWindow(eventId: number, feed: EventFeedState): void {
-    feed.windowTimer = null;
-    const pending = feed.pending;
-    if (!pending || feedByEvent.get(eventId) !== feed) return;
-    feed.pending = null;
-    flush(eventId, feed, pending);
-    openWindow(eventId, feed);
-  }
-
   /**
-   * A committed seat change. Versions at or below what was already sent are dropped; within a
-   * burst, at most one message per event per window goes out, always the latest state.
+   * A committed seat change. Versions at or below what was already handed out are dropped;
+   * within a burst, at most one message per watcher per window goes out, always the latest
+   * state (fan-out-slices.ts).
    */
   function handleSeatChange(change: SeatChange): void {
     // Untracked: nobody here watches or is reading it, and the next reader sees this change in the database.
     const feed = feedByEvent.get(change.eventId);
     if (!feed) return;
-    const newestKnown = Math.max(feed.sent?.version ?? 0, feed.pending?.version ?? 0);
-    if (change.version <= newestKnown) return;
-    // No window is ever open when coalescing is off, so every change is flushed at once.
-    if (feed.windowTimer) {
-      feed.pending = change;
-      return;
-    }
-    flush(change.eventId, feed, change);
-    if (coalesceMs > 0) openWindow(change.eventId, feed);
+    if (change.version <= (feed.slices.latest()?.version ?? 0)) return;
+    feed.slices.deliver(change);
   }
 
   /** After a feed outage: the current state of every watched event, published where newer. */
@@ -459,7 +420,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
 
   function stop(): void {
     for (const client of clients.values()) disarmExpiry(client);
-    for (const feed of feedByEvent.values()) if (feed.windowTimer) clearTimeout(feed.windowTimer);
+    for (const feed of feedByEvent.values()) feed.slices.stop();
   }
 
   return {

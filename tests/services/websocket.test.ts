@@ -232,6 +232,31 @@ describe('coalescing', () => {
   });
 });
 
+describe('slices (fan-out-slices.ts) with the manager', () => {
+  test('more watchers than a turn writes: a change reaches them over a few turns, each once, and a newcomer meanwhile never goes back', async () => {
+    const { manager, open } = managerWith({ loader: async () => state(1), coalesceMs: 20 });
+    const watchers = Array.from({ length: 2_500 }, () => open());
+    await Promise.all(watchers.map((socket) => manager.handleMessage(socket, subscribeToEvent7)));
+    manager.handleSeatChange({ ...state(2), kind: 'booking_created' });
+    const reachedAtOnce = watchers.filter((socket) => socket.last(7).version === 2).length;
+    expect(reachedAtOnce).toBeGreaterThan(0);
+    expect(reachedAtOnce).toBeLessThan(watchers.length);
+    // Subscribing while the rest of the message waits for its turn.
+    const newcomer = open();
+    await manager.handleMessage(newcomer, subscribeToEvent7);
+    await Bun.sleep(30);
+    manager.handleSeatChange({ ...state(3), kind: 'booking_created' });
+    await Bun.sleep(60);
+    for (const socket of [...watchers, newcomer]) {
+      const versions = socket.versions(7);
+      for (let i = 1; i < versions.length; i++) expect(versions[i]!).toBeGreaterThan(versions[i - 1]!);
+      expect(versions.at(-1)).toBe(3);
+    }
+    expect(watchers.every((socket) => socket.versions(7).join() === '1,2,3')).toBe(true);
+    manager.stop();
+  });
+});
+
 describe('rate bucket (injected clock)', () => {
   function clocked() {
     let nowMs = 1_000_000;

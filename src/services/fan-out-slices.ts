@@ -1,0 +1,188 @@
+import type { SeatStateFields } from '../protocol';
+import type { SeatChange } from './seat-feed';
+
+/**
+ * How an event's seat changes reach its watchers: the watchers are split over a few topics
+ * ("slices"), and under a coalescing window (SPEC §3) a message goes out one group of slices per
+ * event-loop turn, ~2,000 sockets at a time, instead of to every watcher in one turn. The window
+ * is kept per slice: the first change of a quiet spell goes at once, then at most one message per
+ * slice per window, always the newest state; versions only increase; the last state is always
+ * sent. With the window at 0 every change goes to every slice at once, in order.
+ *
+ * Why slices: Bun writes what is published during a turn to each subscriber before the loop goes
+ * on, and at 10,000 watchers that is ~70–100 ms in which nothing else runs — the results of
+ * bookings that committed meanwhile wait unread, and at an on-sale a change waited for the
+ * fan-out in progress and then for its own. In slices the loop reads commits between them, and
+ * each slice's next message carries the newest state at its turn (docs/performance.md, `selloff`).
+ */
+
+const SLICES_UNDER_A_WINDOW = 8;
+
+/** With the window at 0 every change goes to every watcher in one turn anyway: one topic is enough. */
+export const sliceCountFor = (coalesceMs: number) => (coalesceMs > 0 ? SLICES_UNDER_A_WINDOW : 1);
+/** Sockets written in one loop turn before the rest of a message waits for the next turn. */
+export const SOCKETS_PER_TURN = 2_000;
+
+/**
+ * A window timer firing this late found the loop blocked, and the changes committed meanwhile
+ * are still unread in the database connections; the turn waits one timer turn more so they ride
+ * in its message instead of each costing a fan-out of its own (docs/decisions.md, "late window").
+ */
+const LATE_TURN_MS = 10;
+
+/** A client's slice of every event it watches: fixed by its id, so the counts stay even. */
+export function sliceOf(clientId: string, sliceCount: number): number {
+  let hash = 0;
+  for (let i = 0; i < clientId.length; i++) hash = (Math.imul(hash, 31) + clientId.charCodeAt(i)) | 0;
+  return (hash >>> 0) % sliceCount;
+}
+
+interface Slice {
+  subscribers: number;
+  /** The newest state published to this slice (or that its newcomers were given); null before any. */
+  sent: SeatStateFields | null;
+  /** `performance.now()` of its last message, for the window. */
+  sentAt: number;
+}
+
+export interface FanOutSlicesOptions {
+  eventId: number;
+  topicOf(slice: number): string;
+  publish(topic: string, data: string, subscribers: number): void;
+  /** 0: every change to every slice in the same turn. */
+  coalesceMs: number;
+  socketsPerTurn?: number;
+}
+
+export type FanOutSlices = ReturnType<typeof createFanOutSlices>;
+
+export function createFanOutSlices(options: FanOutSlicesOptions) {
+  const { eventId, topicOf, publish, coalesceMs } = options;
+  const socketsPerTurn = coalesceMs > 0 ? (options.socketsPerTurn ?? SOCKETS_PER_TURN) : Infinity;
+  const slices: Slice[] = Array.from({ length: sliceCountFor(coalesceMs) }, () => ({ subscribers: 0, sent: null, sentAt: -Infinity }));
+  /** The newest state handed out: to some slice already, or to all in the turns to come. */
+  let latest: SeatChange | null = null;
+  let latestMessage = '';
+  let cursor = 0;
+  /** A turn planned: in the next loop turn (the rest of a message), or when a slice's window ends. */
+  let nextTurn: { cancel(): void; atWindowEnd: boolean } | null = null;
+
+  function stateOf(change: SeatChange): SeatStateFields {
+    return { eventId, availableSeats: change.availableSeats, capacity: change.capacity, version: change.version };
+  }
+
+  function sendTo(index: number, at: number): void {
+    const slice = slices[index]!;
+    slice.sent = stateOf(latest!);
+    slice.sentAt = at;
+    publish(topicOf(index), latestMessage, slice.subscribers);
+  }
+
+  function schedule(inMs: number): void {
+    if (nextTurn) return;
+    if (inMs <= 0) {
+      const immediate = setImmediate(turn);
+      nextTurn = { cancel: () => clearImmediate(immediate), atWindowEnd: false };
+      return;
+    }
+    const dueAt = performance.now() + inMs;
+    let timer = setTimeout(() => {
+      if (performance.now() - dueAt <= LATE_TURN_MS) return turn();
+      timer = setTimeout(turn, 0);
+    }, inMs);
+    nextTurn = { cancel: () => clearTimeout(timer), atWindowEnd: true };
+  }
+
+  /** Sends `latest` to the next slices behind it that are due, until a turn's worth of sockets is written. */
+  function turn(): void {
+    nextTurn = null;
+    if (!latest) return;
+    const now = performance.now();
+    let written = 0;
+    let moreThisWay = false;
+    let nextDueAt = Infinity;
+    const from = cursor;
+    for (let step = 0; step < slices.length; step++) {
+      const index = (from + step) % slices.length;
+      const slice = slices[index]!;
+      if (slice.sent && slice.sent.version >= latest.version) continue;
+      // Nobody there to write to; a newcomer is given this state as its snapshot.
+      if (slice.subscribers === 0) {
+        slice.sent = stateOf(latest);
+        continue;
+      }
+      if (written >= socketsPerTurn) {
+        moreThisWay = true;
+        continue;
+      }
+      const dueAt = slice.sentAt + coalesceMs;
+      if (coalesceMs > 0 && now < dueAt) {
+        nextDueAt = Math.min(nextDueAt, dueAt);
+        continue;
+      }
+      sendTo(index, now);
+      written += slice.subscribers;
+      cursor = (index + 1) % slices.length;
+    }
+    if (moreThisWay) schedule(0);
+    else if (nextDueAt < Infinity) schedule(nextDueAt - now);
+  }
+
+  return {
+    eventId,
+    /** The newest state handed out, or null before the first snapshot or change. */
+    latest: (): SeatStateFields | null => (latest ? stateOf(latest) : null),
+
+    /** The first state known (a snapshot read): every slice holds it, nothing is published. */
+    begin(state: SeatStateFields): void {
+      latest = { ...state, kind: 'seat_update' };
+      for (const slice of slices) slice.sent ??= { ...state };
+    },
+
+    /**
+     * Hands `change` out: to the slices whose window is over, now, a turn's worth at a time; the
+     * others at their window's end. The rest of a message still on its way carries it instead of
+     * the older state, in the next loop turn as planned (so no turn writes more than its share).
+     */
+    deliver(change: SeatChange): void {
+      latest = change;
+      latestMessage = JSON.stringify({
+        type: change.kind,
+        eventId,
+        availableSeats: change.availableSeats,
+        capacity: change.capacity,
+        version: change.version,
+      });
+      if (nextTurn && !nextTurn.atWindowEnd) return;
+      // A slice may be out of its window while another's window still runs: the first change of its quiet spell goes now.
+      nextTurn?.cancel();
+      turn();
+    },
+
+    /**
+     * What a newcomer to `slice` is given as its snapshot: what its slice-mates hold, brought up
+     * to `atLeast` (the database's state it read) at once when they are behind that, so the
+     * slice's next message is newer than the snapshot for all of them.
+     */
+    snapshotFor(index: number, atLeast: SeatStateFields): SeatStateFields {
+      const slice = slices[index]!;
+      if (!slice.sent || slice.sent.version < atLeast.version) {
+        if (slice.subscribers > 0) sendTo(index, performance.now());
+        else slice.sent = stateOf(latest!);
+      }
+      return { ...slice.sent! };
+    },
+
+    join(index: number): void {
+      slices[index]!.subscribers += 1;
+    },
+    leave(index: number): void {
+      slices[index]!.subscribers -= 1;
+    },
+
+    stop(): void {
+      nextTurn?.cancel();
+      nextTurn = null;
+    },
+  };
+}
