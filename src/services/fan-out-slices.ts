@@ -64,8 +64,12 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
   let latest: SeatChange | null = null;
   let latestMessage = '';
   let cursor = 0;
-  /** A turn planned: in the next loop turn (the rest of a message), or when a slice's window ends. */
+  /**
+   * A turn planned: in the next loop turn (the rest of a message, or a late window's extra turn),
+   * or when a window ends. Only the last may be brought forward by a change.
+   */
   let nextTurn: { cancel(): void; atWindowEnd: boolean } | null = null;
+  let stopped = false;
 
   function stateOf(change: SeatChange): SeatStateFields {
     return { eventId, availableSeats: change.availableSeats, capacity: change.capacity, version: change.version };
@@ -79,7 +83,7 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
   }
 
   function schedule(inMs: number): void {
-    if (nextTurn) return;
+    if (nextTurn || stopped) return;
     if (inMs <= 0) {
       const immediate = setImmediate(turn);
       nextTurn = { cancel: () => clearImmediate(immediate), atWindowEnd: false };
@@ -88,15 +92,18 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
     const dueAt = performance.now() + inMs;
     let timer = setTimeout(() => {
       if (performance.now() - dueAt <= LATE_TURN_MS) return turn();
+      // From here to the extra turn, changes are held, so those read in the coming poll go together.
+      planned.atWindowEnd = false;
       timer = setTimeout(turn, 0);
     }, inMs);
-    nextTurn = { cancel: () => clearTimeout(timer), atWindowEnd: true };
+    const planned = { cancel: () => clearTimeout(timer), atWindowEnd: true };
+    nextTurn = planned;
   }
 
   /** Sends `latest` to the next slices behind it that are due, until a turn's worth of sockets is written. */
   function turn(): void {
     nextTurn = null;
-    if (!latest) return;
+    if (!latest || stopped) return;
     const now = performance.now();
     let written = 0;
     let moreThisWay = false;
@@ -126,6 +133,9 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
     }
     if (moreThisWay) schedule(0);
     else if (nextDueAt < Infinity) schedule(nextDueAt - now);
+    // Every slice is current, but the window just sent runs on: its end is still watched, so that
+    // if it comes late (the loop was blocked) the changes read meanwhile go out together.
+    else if (written > 0 && coalesceMs > 0) schedule(coalesceMs);
   }
 
   return {
@@ -180,7 +190,9 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
       slices[index]!.subscribers -= 1;
     },
 
+    /** For good: nothing is published after it, whatever still arrives. */
     stop(): void {
+      stopped = true;
       nextTurn?.cancel();
       nextTurn = null;
     },
