@@ -46,6 +46,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const websocket = createWebSocketManager({
     loadSeatState: createBatchedSeatStateLoader((eventIds) => getViewableSeatStates(database.db, eventIds)),
     coalesceMs: config.fanoutCoalesceMs,
+    fanOutInSlices: database.kind === 'postgres',
     logger,
     metrics: { messagesSent: (count) => metrics.wsMessagesSent.inc({}, count) },
   });

@@ -18,10 +18,16 @@ import type { SeatChange } from './seat-feed';
 
 const SLICES_UNDER_A_WINDOW = 8;
 
-/** With the window at 0 every change goes to every watcher in one turn anyway: one topic is enough. */
-export const sliceCountFor = (coalesceMs: number) => (coalesceMs > 0 ? SLICES_UNDER_A_WINDOW : 1);
+/**
+ * One topic when slices cannot help: with the window at 0 every change goes to every watcher in
+ * one turn anyway, and with the database in the server's own thread (PGlite) there are no results
+ * waiting to be read between slices — the bookings run between them instead, and a rotation
+ * through 8 slices took ~400 ms in `selloff` on PGlite.
+ */
+export const sliceCountFor = (coalesceMs: number, databaseInAnotherProcess: boolean) =>
+  coalesceMs > 0 && databaseInAnotherProcess ? SLICES_UNDER_A_WINDOW : 1;
 /** Sockets written in one loop turn before the rest of a message waits for the next turn. */
-export const SOCKETS_PER_TURN = 2_000;
+const SOCKETS_PER_TURN = 2_000;
 
 /**
  * A window timer firing this late found the loop blocked, and the changes committed meanwhile
@@ -45,21 +51,22 @@ interface Slice {
   sentAt: number;
 }
 
-export interface FanOutSlicesOptions {
+interface FanOutSlicesOptions {
   eventId: number;
   topicOf(slice: number): string;
   publish(topic: string, data: string, subscribers: number): void;
   /** 0: every change to every slice in the same turn. */
   coalesceMs: number;
+  sliceCount: number;
   socketsPerTurn?: number;
 }
 
 export type FanOutSlices = ReturnType<typeof createFanOutSlices>;
 
 export function createFanOutSlices(options: FanOutSlicesOptions) {
-  const { eventId, topicOf, publish, coalesceMs } = options;
+  const { eventId, topicOf, publish, coalesceMs, sliceCount } = options;
   const socketsPerTurn = coalesceMs > 0 ? (options.socketsPerTurn ?? SOCKETS_PER_TURN) : Infinity;
-  const slices: Slice[] = Array.from({ length: sliceCountFor(coalesceMs) }, () => ({ subscribers: 0, sent: null, sentAt: -Infinity }));
+  const slices: Slice[] = Array.from({ length: sliceCount }, () => ({ subscribers: 0, sent: null, sentAt: -Infinity }));
   /** The newest state handed out: to some slice already, or to all in the turns to come. */
   let latest: SeatChange | null = null;
   let latestMessage = '';
@@ -139,7 +146,6 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
   }
 
   return {
-    eventId,
     /** The newest state handed out, or null before the first snapshot or change. */
     latest: (): SeatStateFields | null => (latest ? stateOf(latest) : null),
 

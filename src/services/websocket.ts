@@ -59,6 +59,12 @@ export interface WebSocketMetrics {
 export interface WebSocketManagerOptions {
   loadSeatState: SeatStateLoader;
   coalesceMs: number;
+  /**
+   * Spread each event's watchers over a few topics and write a message one group per loop turn
+   * (fan-out-slices.ts): pays when the database runs in another process, whose results can then
+   * be read between the groups.
+   */
+  fanOutInSlices?: boolean;
   logger: Logger;
   metrics?: WebSocketMetrics;
   now?: () => number;
@@ -96,7 +102,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   const { loadSeatState, logger, metrics } = options;
   const now = options.now ?? Date.now;
   const coalesceMs = options.coalesceMs;
-  const sliceCount = sliceCountFor(coalesceMs);
+  const sliceCount = sliceCountFor(coalesceMs, options.fanOutInSlices ?? false);
 
   const clients = new Map<string, ClientState>();
   const clientsBySocket = new WeakMap<object, ClientState>();
@@ -228,6 +234,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
             metrics?.messagesSent(subscribers);
           },
           coalesceMs,
+          sliceCount,
         }),
         readsInFlight: 0,
       };

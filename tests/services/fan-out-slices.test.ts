@@ -19,9 +19,10 @@ function recorded(options: { coalesceMs: number; socketsPerTurn?: number; subscr
       published.push({ slice: Number(topic.split('/')[1]), version: JSON.parse(data).version, at: performance.now() });
     },
     coalesceMs: options.coalesceMs,
+    sliceCount: sliceCountFor(options.coalesceMs, true),
     socketsPerTurn: options.socketsPerTurn,
   });
-  const count = sliceCountFor(options.coalesceMs);
+  const count = sliceCountFor(options.coalesceMs, true);
   slices.begin(state(1));
   for (let slice = 0; slice < count; slice++) for (let i = 0; i < (options.subscribersPerSlice ?? 1); i++) slices.join(slice);
   const versionsOf = (slice: number) => published.filter((entry) => entry.slice === slice).map((entry) => entry.version);
@@ -29,10 +30,11 @@ function recorded(options: { coalesceMs: number; socketsPerTurn?: number; subscr
 }
 
 describe('slices', () => {
-  test('a client keeps its slice; ids spread evenly; with the window at 0 there is one slice', () => {
-    const count = sliceCountFor(50);
+  test('a client keeps its slice; ids spread evenly; one slice with the window at 0 or the database in-process', () => {
+    const count = sliceCountFor(50, true);
     expect(count).toBe(8);
-    expect(sliceCountFor(0)).toBe(1);
+    expect(sliceCountFor(0, true)).toBe(1);
+    expect(sliceCountFor(50, false)).toBe(1);
     expect(sliceOf('17-abcdef', count)).toBe(sliceOf('17-abcdef', count));
     const sizes = new Array(count).fill(0);
     for (let i = 0; i < 10_000; i++) sizes[sliceOf(`${i}-${i.toString(36)}x`, count)] += 1;
@@ -96,7 +98,7 @@ describe('slices', () => {
 
   test('empty slices are not written to; a newcomer there gets the newest state as its snapshot', () => {
     const published: number[] = [];
-    const slices = createFanOutSlices({ eventId: 7, topicOf: (slice) => `event:7/${slice}`, publish: (topic) => published.push(Number(topic.split('/')[1])), coalesceMs: 50 });
+    const slices = createFanOutSlices({ eventId: 7, topicOf: (slice) => `event:7/${slice}`, publish: (topic) => published.push(Number(topic.split('/')[1])), coalesceMs: 50, sliceCount: 8 });
     slices.begin(state(1));
     slices.join(3);
     slices.deliver(change(2));
@@ -130,6 +132,7 @@ describe('slices', () => {
       topicOf: (slice) => `event:7/${slice}`,
       publish: (topic, data) => published.push({ slice: Number(topic.split('/')[1]), version: JSON.parse(data).version }),
       coalesceMs: 50,
+      sliceCount: 8,
     });
     slices.begin(state(1));
     slices.join(0);

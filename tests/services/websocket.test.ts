@@ -74,11 +74,12 @@ function controlledLoader() {
   };
 }
 
-function managerWith(options: { loader: SeatStateLoader; coalesceMs?: number; now?: () => number }) {
+function managerWith(options: { loader: SeatStateLoader; coalesceMs?: number; fanOutInSlices?: boolean; now?: () => number }) {
   const sockets: FakeSocket[] = [];
   const manager = createWebSocketManager({
     loadSeatState: options.loader,
     coalesceMs: options.coalesceMs ?? 0,
+    fanOutInSlices: options.fanOutInSlices,
     logger: createLogger('silent'),
     now: options.now,
   });
@@ -109,134 +110,141 @@ async function subscribeAnswered(
   await subscribing;
 }
 
-describe('snapshot read racing a committed change', () => {
-  test('first watcher: a change committed after the read but handled before the reply is not lost', async () => {
-    const db = controlledLoader();
-    const { manager, open } = managerWith({ loader: db.loader });
-    const socket = open();
-    const subscribing = manager.handleMessage(socket, subscribeToEvent7);
-    await flushMicrotasks();
-    expect(db.pending()).toBe(1);
-    // The read saw version 5; version 6 commits and reaches the manager before the read returns.
-    manager.handleSeatChange({ ...state(6), kind: 'booking_created' });
-    db.release(state(5));
-    await subscribing;
-    // Changes stop here: the watcher must hold the database's state (version 6).
-    expect(socket.last(7)).toMatchObject({ version: 6, availableSeats: 94 });
-    manager.stop();
+// Both ways an event's watchers can be held: one topic (PGlite, or no window), or slices (PostgreSQL).
+for (const fanOutInSlices of [false, true]) {
+  const topics = fanOutInSlices ? 'in slices' : 'one topic';
+
+  describe(`snapshot read racing a committed change (${topics})`, () => {
+    test('first watcher: a change committed after the read but handled before the reply is not lost', async () => {
+      const db = controlledLoader();
+      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader });
+      const socket = open();
+      const subscribing = manager.handleMessage(socket, subscribeToEvent7);
+      await flushMicrotasks();
+      expect(db.pending()).toBe(1);
+      // The read saw version 5; version 6 commits and reaches the manager before the read returns.
+      manager.handleSeatChange({ ...state(6), kind: 'booking_created' });
+      db.release(state(5));
+      await subscribing;
+      // Changes stop here: the watcher must hold the database's state (version 6).
+      expect(socket.last(7)).toMatchObject({ version: 6, availableSeats: 94 });
+      manager.stop();
+    });
+
+    test('a read in flight keeps the event tracked even when the last other watcher leaves meanwhile', async () => {
+      const db = controlledLoader();
+      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader });
+      const first = open();
+      await subscribeAnswered(manager, first, db, state(3));
+
+      const second = open();
+      const secondSubscribed = manager.handleMessage(second, subscribeToEvent7);
+      await flushMicrotasks();
+      await manager.handleMessage(first, JSON.stringify({ type: 'unsubscribe_event', eventId: 7 }));
+      manager.handleSeatChange({ ...state(4), kind: 'booking_created' });
+      db.release(state(3));
+      await secondSubscribed;
+      expect(second.last(7)).toMatchObject({ version: 4 });
+      manager.stop();
+    });
+
+    test('a read newer than what was sent: others are brought level before the newcomer joins, nobody goes back', async () => {
+      const db = controlledLoader();
+      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader, coalesceMs: 20 });
+      const first = open();
+      await subscribeAnswered(manager, first, db, state(1));
+      manager.handleSeatChange({ ...state(2), kind: 'booking_created' }); // sent at once, window opens
+      manager.handleSeatChange({ ...state(3), kind: 'booking_created' }); // pending in the window
+
+      const second = open();
+      const secondSubscribed = manager.handleMessage(second, subscribeToEvent7);
+      await flushMicrotasks();
+      db.release(state(5)); // the database is already at 5; 4 and 5 are still on their way
+      await secondSubscribed;
+      manager.handleSeatChange({ ...state(4), kind: 'booking_created' });
+      manager.handleSeatChange({ ...state(5), kind: 'booking_created' });
+      manager.handleSeatChange({ ...state(6), kind: 'booking_created' });
+      await Bun.sleep(80);
+      for (const socket of [first, second]) {
+        const versions = socket.versions(7);
+        for (let i = 1; i < versions.length; i++) expect(versions[i]!).toBeGreaterThan(versions[i - 1]!);
+        expect(socket.last(7)).toMatchObject({ version: 6 });
+      }
+      expect(second.versions(7)).toEqual([5, 6]);
+      manager.stop();
+    });
+
+    test('a stale change arriving after the snapshot is never sent', async () => {
+      const db = controlledLoader();
+      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader });
+      const socket = open();
+      await subscribeAnswered(manager, socket, db, state(9));
+      manager.handleSeatChange({ ...state(8), kind: 'booking_created' });
+      manager.handleSeatChange({ ...state(9), kind: 'booking_created' });
+      expect(socket.versions(7)).toEqual([9]);
+      manager.stop();
+    });
+
+    test('the tracking of an event whose read found nothing is let go', async () => {
+      const db = controlledLoader();
+      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader, coalesceMs: 20 });
+      const socket = open();
+      const subscribing = manager.handleMessage(socket, subscribeToEvent7);
+      await flushMicrotasks();
+      manager.handleSeatChange({ ...state(2), kind: 'booking_created' });
+      db.release(null);
+      await subscribing;
+      expect(socket.ofType('error')).toEqual([expect.objectContaining({ code: 'event_not_found', eventId: 7 })]);
+      expect(manager.watchedEventIds()).toEqual([]);
+      manager.stop();
+    });
   });
 
-  test('a read in flight keeps the event tracked even when the last other watcher leaves meanwhile', async () => {
-    const db = controlledLoader();
-    const { manager, open } = managerWith({ loader: db.loader });
-    const first = open();
-    await subscribeAnswered(manager, first, db, state(3));
+  describe(`coalescing (${topics})`, () => {
+    test('first change of a quiet spell goes at once, the burst collapses to its latest, nothing is skipped at the end', async () => {
+      const db = controlledLoader();
+      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader, coalesceMs: 30 });
+      const socket = open();
+      await subscribeAnswered(manager, socket, db, state(1));
+      for (let version = 2; version <= 20; version++) manager.handleSeatChange({ ...state(version), kind: 'booking_created' });
+      expect(socket.versions(7)).toEqual([1, 2]);
+      // At the window's end (later on a busy machine): one message, the latest.
+      const deadline = performance.now() + 1_000;
+      while (socket.versions(7).length < 3 && performance.now() < deadline) await Bun.sleep(2);
+      expect(socket.versions(7)).toEqual([1, 2, 20]);
+      await Bun.sleep(45);
+      // The window closed quietly; the next change is sent at once again.
+      manager.handleSeatChange({ ...state(21), kind: 'booking_cancelled' });
+      expect(socket.received.at(-1)).toEqual({ type: 'booking_cancelled', eventId: 7, availableSeats: 79, capacity: 100, version: 21 });
+      manager.stop();
+    });
 
-    const second = open();
-    const secondSubscribed = manager.handleMessage(second, subscribeToEvent7);
-    await flushMicrotasks();
-    await manager.handleMessage(first, JSON.stringify({ type: 'unsubscribe_event', eventId: 7 }));
-    manager.handleSeatChange({ ...state(4), kind: 'booking_created' });
-    db.release(state(3));
-    await secondSubscribed;
-    expect(second.last(7)).toMatchObject({ version: 4 });
-    manager.stop();
+    test('a window closing late (the loop was blocked) first lets what was read meanwhile join its message', async () => {
+      const db = controlledLoader();
+      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader, coalesceMs: 20 });
+      const socket = open();
+      await subscribeAnswered(manager, socket, db, state(1));
+      manager.handleSeatChange({ ...state(2), kind: 'booking_created' }); // sent at once, window opens
+      manager.handleSeatChange({ ...state(3), kind: 'booking_created' }); // pending in the window
+      // Handled in the same timer turn as the window's end, just after it: a model of a change read
+      // from a database connection once the loop is free again (in the server that read comes in
+      // the poll that follows the late timer, which the zero-delay close also waits for).
+      setTimeout(() => manager.handleSeatChange({ ...state(4), kind: 'booking_created' }), 20);
+      // A second change read in another callback of that turn: the two ride in one message.
+      setTimeout(() => manager.handleSeatChange({ ...state(5), kind: 'booking_created' }), 20);
+      // Blocked past the window's end, as by a write to thousands of sockets.
+      const blockedUntil = Date.now() + 60;
+      while (Date.now() < blockedUntil);
+      await Bun.sleep(60);
+      expect(socket.versions(7)).toEqual([1, 2, 5]);
+      manager.stop();
+    });
   });
-
-  test('a read newer than what was sent: others are brought level before the newcomer joins, nobody goes back', async () => {
-    const db = controlledLoader();
-    const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 20 });
-    const first = open();
-    await subscribeAnswered(manager, first, db, state(1));
-    manager.handleSeatChange({ ...state(2), kind: 'booking_created' }); // sent at once, window opens
-    manager.handleSeatChange({ ...state(3), kind: 'booking_created' }); // pending in the window
-
-    const second = open();
-    const secondSubscribed = manager.handleMessage(second, subscribeToEvent7);
-    await flushMicrotasks();
-    db.release(state(5)); // the database is already at 5; 4 and 5 are still on their way
-    await secondSubscribed;
-    manager.handleSeatChange({ ...state(4), kind: 'booking_created' });
-    manager.handleSeatChange({ ...state(5), kind: 'booking_created' });
-    manager.handleSeatChange({ ...state(6), kind: 'booking_created' });
-    await Bun.sleep(80);
-    for (const socket of [first, second]) {
-      const versions = socket.versions(7);
-      for (let i = 1; i < versions.length; i++) expect(versions[i]!).toBeGreaterThan(versions[i - 1]!);
-      expect(socket.last(7)).toMatchObject({ version: 6 });
-    }
-    expect(second.versions(7)).toEqual([5, 6]);
-    manager.stop();
-  });
-
-  test('a stale change arriving after the snapshot is never sent', async () => {
-    const db = controlledLoader();
-    const { manager, open } = managerWith({ loader: db.loader });
-    const socket = open();
-    await subscribeAnswered(manager, socket, db, state(9));
-    manager.handleSeatChange({ ...state(8), kind: 'booking_created' });
-    manager.handleSeatChange({ ...state(9), kind: 'booking_created' });
-    expect(socket.versions(7)).toEqual([9]);
-    manager.stop();
-  });
-
-  test('the tracking of an event whose read found nothing is let go', async () => {
-    const db = controlledLoader();
-    const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 20 });
-    const socket = open();
-    const subscribing = manager.handleMessage(socket, subscribeToEvent7);
-    await flushMicrotasks();
-    manager.handleSeatChange({ ...state(2), kind: 'booking_created' });
-    db.release(null);
-    await subscribing;
-    expect(socket.ofType('error')).toEqual([expect.objectContaining({ code: 'event_not_found', eventId: 7 })]);
-    expect(manager.watchedEventIds()).toEqual([]);
-    manager.stop();
-  });
-});
-
-describe('coalescing', () => {
-  test('first change of a quiet spell goes at once, the burst collapses to its latest, nothing is skipped at the end', async () => {
-    const db = controlledLoader();
-    const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 30 });
-    const socket = open();
-    await subscribeAnswered(manager, socket, db, state(1));
-    for (let version = 2; version <= 20; version++) manager.handleSeatChange({ ...state(version), kind: 'booking_created' });
-    expect(socket.versions(7)).toEqual([1, 2]);
-    await Bun.sleep(45);
-    expect(socket.versions(7)).toEqual([1, 2, 20]);
-    await Bun.sleep(45);
-    // The window closed quietly; the next change is sent at once again.
-    manager.handleSeatChange({ ...state(21), kind: 'booking_cancelled' });
-    expect(socket.received.at(-1)).toEqual({ type: 'booking_cancelled', eventId: 7, availableSeats: 79, capacity: 100, version: 21 });
-    manager.stop();
-  });
-
-  test('a window closing late (the loop was blocked) first lets what was read meanwhile join its message', async () => {
-    const db = controlledLoader();
-    const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 20 });
-    const socket = open();
-    await subscribeAnswered(manager, socket, db, state(1));
-    manager.handleSeatChange({ ...state(2), kind: 'booking_created' }); // sent at once, window opens
-    manager.handleSeatChange({ ...state(3), kind: 'booking_created' }); // pending in the window
-    // Handled in the same timer turn as the window's end, just after it: a model of a change read
-    // from a database connection once the loop is free again (in the server that read comes in
-    // the poll that follows the late timer, which the zero-delay close also waits for).
-    setTimeout(() => manager.handleSeatChange({ ...state(4), kind: 'booking_created' }), 20);
-    // A second change read in another callback of that turn: the two ride in one message.
-    setTimeout(() => manager.handleSeatChange({ ...state(5), kind: 'booking_created' }), 20);
-    // Blocked past the window's end, as by a write to thousands of sockets.
-    const blockedUntil = Date.now() + 60;
-    while (Date.now() < blockedUntil);
-    await Bun.sleep(60);
-    expect(socket.versions(7)).toEqual([1, 2, 5]);
-    manager.stop();
-  });
-});
+}
 
 describe('slices (fan-out-slices.ts) with the manager', () => {
   test('more watchers than a turn writes: a change reaches them over a few turns, each once, and a newcomer meanwhile never goes back', async () => {
-    const { manager, open } = managerWith({ loader: async () => state(1), coalesceMs: 20 });
+    const { manager, open } = managerWith({ loader: async () => state(1), coalesceMs: 20, fanOutInSlices: true });
     const watchers = Array.from({ length: 2_500 }, () => open());
     await Promise.all(watchers.map((socket) => manager.handleMessage(socket, subscribeToEvent7)));
     manager.handleSeatChange({ ...state(2), kind: 'booking_created' });
