@@ -271,7 +271,8 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
    * Subscribes the socket to its slice of the event's topics and sends the snapshot in one
    * synchronous step, so nothing published can slip between them. The snapshot is what the
    * watchers of its slice hold, never older than what was read from the database; when the
-   * database is ahead of what was handed out, everyone is sent it too, so no one falls behind.
+   * database is ahead of what was handed out, everyone is sent it too (each slice when its
+   * window allows), so no one stays behind.
    */
   function attachSubscription(client: ClientState, loaded: SeatStateFields): void {
     if (client.closing) return;
