@@ -12,8 +12,8 @@ export function recordPublishes(server: Publisher, clock: () => number): (eventI
   const byEvent = new Map<number, [number, number][]>();
   const publish = server.publish.bind(server);
   server.publish = (topic, data) => {
-    const version = VERSION_FIELD.exec(data)?.[1];
-    if (topic.startsWith(EVENT_TOPIC_PREFIX) && version !== undefined) {
+    const version = topic.startsWith(EVENT_TOPIC_PREFIX) ? VERSION_FIELD.exec(data)?.[1] : undefined;
+    if (version !== undefined) {
       // `event:<id>/<slice>`: one event's messages go to several topics.
       const eventId = parseInt(topic.slice(EVENT_TOPIC_PREFIX.length), 10);
       let published = byEvent.get(eventId);

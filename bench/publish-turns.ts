@@ -11,7 +11,6 @@ export interface PublishTurns {
   turns: number;
 }
 
-
 export function countPublishTurns(server: Publisher): () => PublishTurns {
   const counts: PublishTurns = { publishes: 0, turns: 0 };
   /** The messages of this turn: Seatwatch publishes one message to each of an event's slice topics, and a watcher is in one. */

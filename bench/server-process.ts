@@ -77,6 +77,8 @@ await serveCommands(
       return null;
     },
     publishes: (args: { eventId: number }) => publishedTo?.(args.eventId) ?? [],
+    /** The newest version published for the event (0 before any): cheap to poll while the fan-out runs. */
+    'published-version': (args: { eventId: number }) => ({ version: publishedTo?.(args.eventId).at(-1)?.[1] ?? 0 }),
     'seat-audit': async (args: { eventId: number }) => {
       const [event] = await db
         .select({ capacity: events.capacity, availableSeats: events.availableSeats, version: events.version })

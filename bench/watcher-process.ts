@@ -22,7 +22,6 @@ interface Watcher {
   groupName: string;
   ready: boolean;
   closed: boolean;
-  closeCode: number;
   lastVersion: number;
   lastSeats: number;
   seatMessages: number;
@@ -109,7 +108,6 @@ function openWatcher(url: string, groupName: string, timeoutMs: number): Promise
       groupName,
       ready: false,
       closed: false,
-      closeCode: 0,
       lastVersion: 0,
       lastSeats: NaN,
       seatMessages: 0,
@@ -142,7 +140,6 @@ function openWatcher(url: string, groupName: string, timeoutMs: number): Promise
     };
     socket.onclose = (event) => {
       watcher.closed = true;
-      watcher.closeCode = event.code;
       if (!watcher.ready) {
         clearTimeout(timer);
         reject(new Error(`closed ${event.code} before the snapshot`));
@@ -235,16 +232,27 @@ await serveCommands(
      */
     report: async (args: {
       commits: [number, number][];
-      publishedAt: [number, number][];
-      databaseCommits: [number, number][];
+      /** selloff only (slow-consumer asks just for the final states). */
+      publishedAt?: [number, number][];
+      databaseCommits?: [number, number][];
       finalVersion: number;
       finalSeats: number;
       waitMs: number;
     }) => {
       const behind = await awaitVersion(args.finalVersion, args.waitMs);
-      const commitAt = new Map(args.commits);
-      const publishedAt = new Map(args.publishedAt);
-      const databaseCommitAt = new Map(args.databaseCommits);
+      const lastVersion = Math.min(args.finalVersion, trackingUntil);
+      /**
+       * Per tracked version, what turns a receipt (ms after trackingStartedAt) into a lag from that
+       * moment: looked up 20 M times, so an array indexed like `receipts`, NaN where unknown.
+       */
+      const offsetsFrom = (times: [number, number][]) => {
+        const offsets = new Float64Array(Math.max(0, trackingUntil - trackingBase + 1)).fill(NaN);
+        for (const [version, at] of times) if (version >= trackingBase && version <= trackingUntil) offsets[version - trackingBase] = trackingStartedAt - at;
+        return offsets;
+      };
+      const fromCommit = offsetsFrom(args.commits);
+      const fromPublish = offsetsFrom(args.publishedAt ?? []);
+      const fromDatabaseCommit = args.databaseCommits?.length ? offsetsFrom(args.databaseCommits) : null;
       const histogram = new LagHistogram();
       const fanOut = new LagHistogram();
       const fromDatabase = new LagHistogram();
@@ -258,17 +266,17 @@ await serveCommands(
         seatMessages += watcher.seatMessages;
         staleMessages += watcher.staleMessages;
         if (!watcher.closed && watcher.lastVersion === args.finalVersion && watcher.lastSeats === args.finalSeats) endedOnFinal += 1;
-        for (let version = watcher.trackedFrom + 1; version <= Math.min(args.finalVersion, trackingUntil); version++) {
-          const committedAt = commitAt.get(version);
-          const received = watcher.receipts![version - trackingBase]!;
-          if (committedAt === undefined) missingCommits += 1;
+        const receipts = watcher.receipts!;
+        for (let index = watcher.trackedFrom + 1 - trackingBase; index <= lastVersion - trackingBase; index++) {
+          const commitOffset = fromCommit[index]!;
+          const received = receipts[index]!;
+          if (Number.isNaN(commitOffset)) missingCommits += 1;
           else if (Number.isNaN(received)) missingReceipts += 1;
           else {
-            histogram.add(trackingStartedAt + received - committedAt);
-            const carriedAt = publishedAt.get(version);
-            if (carriedAt !== undefined) fanOut.add(trackingStartedAt + received - carriedAt);
-            const databaseCommittedAt = databaseCommitAt.get(version);
-            if (databaseCommittedAt !== undefined) fromDatabase.add(trackingStartedAt + received - databaseCommittedAt);
+            histogram.add(received + commitOffset);
+            const publishOffset = fromPublish[index]!;
+            if (!Number.isNaN(publishOffset)) fanOut.add(received + publishOffset);
+            if (fromDatabaseCommit && !Number.isNaN(fromDatabaseCommit[index]!)) fromDatabase.add(received + fromDatabaseCommit[index]!);
           }
         }
       }

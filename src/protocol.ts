@@ -46,6 +46,11 @@ export interface SeatStateFields {
   version: number;
 }
 
+/** Just the seat state of anything that carries it (a change, a row with more columns), as an object of its own. */
+export function seatStateOf(from: SeatStateFields): SeatStateFields {
+  return { eventId: from.eventId, availableSeats: from.availableSeats, capacity: from.capacity, version: from.version };
+}
+
 export type ErrorCode =
   | 'unauthorized'
   | 'token_expired'

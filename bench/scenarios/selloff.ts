@@ -118,12 +118,12 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
 
     progress(`selloff (window ${coalesceMs} ms): waiting for every watcher to hold version ${final.version}`);
     const waitMs = 30_000 + watcherCount * seats * 0.01;
-    let published: [number, number][] = [];
     await waitUntil(
-      async () => (published = await server.request<[number, number][]>('publishes', { eventId: event.id })).at(-1)?.[1] === final.version,
+      async () => (await server.request<{ version: number }>('published-version', { eventId: event.id })).version === final.version,
       waitMs,
       `the server to publish version ${final.version}`,
     );
+    const published = await server.request<[number, number][]>('publishes', { eventId: event.id });
     const publishedAt = publishTimesByVersion(commits, published);
     const heardToPublish = [...publishedAt].map(([version, at]) => at - commits.get(version)!);
     const reports = await watchers.request<WatcherReport>(

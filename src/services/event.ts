@@ -49,6 +49,7 @@ export function toPublicEvent(row: EventRow): PublicEvent {
   };
 }
 
+/** Published, or a draft its organizer asks for; `isVisibleTo` below is the same rule for a row already read. */
 const visibleTo = (viewerId: number | null) =>
   viewerId === null ? eq(events.status, 'published') : or(eq(events.status, 'published'), eq(events.organizerId, viewerId));
 

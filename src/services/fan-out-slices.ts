@@ -1,4 +1,4 @@
-import type { SeatStateFields } from '../protocol';
+import { seatStateOf, type SeatMessageType, type SeatStateFields } from '../protocol';
 import type { SeatChange } from './seat-feed';
 
 /**
@@ -52,7 +52,6 @@ interface Slice {
 }
 
 interface FanOutSlicesOptions {
-  eventId: number;
   topicOf(slice: number): string;
   publish(topic: string, data: string, subscribers: number): void;
   /** 0: every change to every slice in the same turn. */
@@ -64,12 +63,15 @@ interface FanOutSlicesOptions {
 export type FanOutSlices = ReturnType<typeof createFanOutSlices>;
 
 export function createFanOutSlices(options: FanOutSlicesOptions) {
-  const { eventId, topicOf, publish, coalesceMs, sliceCount } = options;
+  const { topicOf, publish, coalesceMs, sliceCount } = options;
   const socketsPerTurn = coalesceMs > 0 ? (options.socketsPerTurn ?? SOCKETS_PER_TURN) : Infinity;
   const slices: Slice[] = Array.from({ length: sliceCount }, () => ({ subscribers: 0, sent: null, sentAt: -Infinity }));
-  /** The newest state handed out: to some slice already, or to all in the turns to come. */
-  let latest: SeatChange | null = null;
-  let latestMessage = '';
+  const topics = slices.map((_, index) => topicOf(index));
+  /** The newest state handed out: to some slice already, or to all in the turns to come. Shared by the slices that hold it, never changed in place. */
+  let latest: SeatStateFields | null = null;
+  let latestKind: SeatMessageType = 'seat_update';
+  /** Built when a slice is first sent it: under a window most changes are overtaken before that. */
+  let latestMessage: string | null = null;
   let cursor = 0;
   /**
    * A turn planned: in the next loop turn (the rest of a message, or a late window's extra turn),
@@ -78,15 +80,13 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
   let nextTurn: { cancel(): void; atWindowEnd: boolean } | null = null;
   let stopped = false;
 
-  function stateOf(change: SeatChange): SeatStateFields {
-    return { eventId, availableSeats: change.availableSeats, capacity: change.capacity, version: change.version };
-  }
-
   function sendTo(index: number, at: number): void {
     const slice = slices[index]!;
-    slice.sent = stateOf(latest!);
+    const state = latest!;
+    slice.sent = state;
     slice.sentAt = at;
-    publish(topicOf(index), latestMessage, slice.subscribers);
+    latestMessage ??= JSON.stringify({ type: latestKind, ...state });
+    publish(topics[index]!, latestMessage, slice.subscribers);
   }
 
   function schedule(inMs: number): void {
@@ -122,7 +122,7 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
       if (slice.sent && slice.sent.version >= latest.version) continue;
       // Nobody there to write to; a newcomer is given this state as its snapshot.
       if (slice.subscribers === 0) {
-        slice.sent = stateOf(latest);
+        slice.sent = latest;
         continue;
       }
       if (written >= socketsPerTurn) {
@@ -146,29 +146,27 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
   }
 
   return {
-    /** The newest state handed out, or null before the first snapshot or change. */
-    latest: (): SeatStateFields | null => (latest ? stateOf(latest) : null),
+    /** Whether a state is known yet (a snapshot read or a change). */
+    started: () => latest !== null,
 
     /** The first state known (a snapshot read): every slice holds it, nothing is published. */
     begin(state: SeatStateFields): void {
-      latest = { ...state, kind: 'seat_update' };
-      for (const slice of slices) slice.sent ??= { ...state };
+      latest = seatStateOf(state);
+      latestMessage = null;
+      for (const slice of slices) slice.sent ??= latest;
     },
 
     /**
-     * Hands `change` out: to the slices whose window is over, now, a turn's worth at a time; the
-     * others at their window's end. The rest of a message still on its way carries it instead of
-     * the older state, in the next loop turn as planned (so no turn writes more than its share).
+     * Hands `change` out, unless it is no newer than what was: to the slices whose window is
+     * over, now, a turn's worth at a time; the others at their window's end. The rest of a message
+     * still on its way carries it instead of the older state, in the next loop turn as planned (so
+     * no turn writes more than its share).
      */
     deliver(change: SeatChange): void {
-      latest = change;
-      latestMessage = JSON.stringify({
-        type: change.kind,
-        eventId,
-        availableSeats: change.availableSeats,
-        capacity: change.capacity,
-        version: change.version,
-      });
+      if (latest && change.version <= latest.version) return;
+      latest = seatStateOf(change);
+      latestKind = change.kind;
+      latestMessage = null;
       if (nextTurn && !nextTurn.atWindowEnd) return;
       // A slice may be out of its window while another's window still runs: the first change of its quiet spell goes now.
       nextTurn?.cancel();
@@ -184,7 +182,7 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
       const slice = slices[index]!;
       if (!slice.sent || slice.sent.version < atLeast.version) {
         if (slice.subscribers > 0) sendTo(index, performance.now());
-        else slice.sent = stateOf(latest!);
+        else slice.sent = latest;
       }
       return { ...slice.sent! };
     },

@@ -1,4 +1,4 @@
-import type { SeatStateFields } from '../protocol';
+import { seatStateOf, type SeatStateFields } from '../protocol';
 import { isVisibleTo, type ViewableSeatState } from './event';
 import type { SeatStateLoader } from './websocket';
 
@@ -29,6 +29,7 @@ export function createBatchedSeatStateLoader(readStates: (eventIds: number[]) =>
       const byEvent = new Map(rows.map((row) => [row.eventId, row]));
       for (const read of waiting) {
         const row = byEvent.get(read.eventId);
+        // Each reader gets an object of its own, without the visibility columns.
         read.resolve(row && isVisibleTo(row, read.viewerId) ? seatStateOf(row) : null);
       }
     } catch (error) {
@@ -47,9 +48,4 @@ export function createBatchedSeatStateLoader(readStates: (eventIds: number[]) =>
       }
       batch.push({ eventId, viewerId, resolve, reject });
     });
-}
-
-/** Each reader gets an object of its own, without the visibility columns. */
-function seatStateOf(row: ViewableSeatState): SeatStateFields {
-  return { eventId: row.eventId, availableSeats: row.availableSeats, capacity: row.capacity, version: row.version };
 }

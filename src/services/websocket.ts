@@ -226,7 +226,6 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     if (!state) {
       state = {
         slices: createFanOutSlices({
-          eventId,
           topicOf: (slice) => sliceTopic(eventId, slice),
           publish(topic, data, subscribers) {
             if (!publisher) return;
@@ -278,9 +277,9 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     if (client.closing) return;
     const eventId = loaded.eventId;
     const feed = feedStateOf(eventId);
-    const latest = feed.slices.latest();
-    if (!latest) feed.slices.begin(loaded);
-    else if (loaded.version > latest.version) feed.slices.deliver({ ...loaded, kind: 'seat_update' });
+    // A read newer than what was handed out goes to everyone (deliver drops it otherwise).
+    if (!feed.slices.started()) feed.slices.begin(loaded);
+    else feed.slices.deliver({ ...loaded, kind: 'seat_update' });
     const slice = sliceOf(client.clientId, sliceCount);
     const snapshot = feed.slices.snapshotFor(slice, loaded);
     client.socket.subscribe(sliceTopic(eventId, slice));
@@ -334,7 +333,6 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     // Untracked: nobody here watches or is reading it, and the next reader sees this change in the database.
     const feed = feedByEvent.get(change.eventId);
     if (!feed) return;
-    if (change.version <= (feed.slices.latest()?.version ?? 0)) return;
     feed.slices.deliver(change);
   }
 

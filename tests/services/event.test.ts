@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
 import type { DatabaseHandle } from '../../src/db/client';
-import { bookings, users } from '../../src/db/schema';
+import { bookings } from '../../src/db/schema';
 import { bookSeats, cancelBooking } from '../../src/services/booking';
 import { createEvent, getSeatStates, getViewableSeatStates, getVisibleEvent, isVisibleTo, listEvents, updateEvent } from '../../src/services/event';
 import { createInProcessSeatFeed, type SeatChange } from '../../src/services/seat-feed';
 import { AppError } from '../../src/lib/errors';
 import { openTestDatabase } from '../support/server';
-import { readEventRow, refusal } from '../support/services';
+import { insertUsers, readEventRow, refusal } from '../support/services';
 
 /** The event rules as plain functions over a real database, no HTTP. */
 
@@ -19,14 +19,7 @@ let otherId: number;
 
 beforeAll(async () => {
   database = await openTestDatabase();
-  const rows = await database.db
-    .insert(users)
-    .values([
-      { email: 'organizer@example.com', passwordHash: 'not-a-real-hash' },
-      { email: 'other@example.com', passwordHash: 'not-a-real-hash' },
-    ])
-    .returning({ id: users.id });
-  [organizerId, otherId] = rows.map((row) => row.id) as [number, number];
+  [organizerId, otherId] = (await insertUsers(database.db, 'event', 2)) as [number, number];
   seatFeed.subscribe((change) => emitted.push(change));
 }, 60_000);
 afterAll(() => database.close());

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { createFanOutSlices, sliceCountFor, sliceOf } from '../../src/services/fan-out-slices';
 import type { SeatChange } from '../../src/services/seat-feed';
+import { sliceTopic } from '../../src/services/websocket';
 
 /** The slices of one event against a recording publisher (Bun's `server.publish` is what is stood in for). */
 
@@ -10,21 +11,23 @@ const state = (version: number) => ({ eventId: 7, availableSeats: 100 - version,
 /** One event-loop turn: planned turns run in `setImmediate`. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-function recorded(options: { coalesceMs: number; socketsPerTurn?: number; subscribersPerSlice?: number }) {
+/** Slices at state 1 with `subscribersPerSlice` watchers in each of `joined` (default: every slice). */
+function recorded(options: { coalesceMs: number; socketsPerTurn?: number; subscribersPerSlice?: number; joined?: number[] }) {
   const published: { slice: number; version: number; at: number }[] = [];
+  const count = sliceCountFor(options.coalesceMs, true);
   const slices = createFanOutSlices({
-    eventId: 7,
-    topicOf: (slice) => `event:7/${slice}`,
+    topicOf: (slice) => sliceTopic(7, slice),
     publish(topic, data) {
       published.push({ slice: Number(topic.split('/')[1]), version: JSON.parse(data).version, at: performance.now() });
     },
     coalesceMs: options.coalesceMs,
-    sliceCount: sliceCountFor(options.coalesceMs, true),
+    sliceCount: count,
     socketsPerTurn: options.socketsPerTurn,
   });
-  const count = sliceCountFor(options.coalesceMs, true);
   slices.begin(state(1));
-  for (let slice = 0; slice < count; slice++) for (let i = 0; i < (options.subscribersPerSlice ?? 1); i++) slices.join(slice);
+  for (const slice of options.joined ?? Array.from({ length: count }, (_, index) => index)) {
+    for (let i = 0; i < (options.subscribersPerSlice ?? 1); i++) slices.join(slice);
+  }
   const versionsOf = (slice: number) => published.filter((entry) => entry.slice === slice).map((entry) => entry.version);
   return { slices, published, count, versionsOf };
 }
@@ -97,26 +100,24 @@ describe('slices', () => {
   });
 
   test('empty slices are not written to; a newcomer there gets the newest state as its snapshot', () => {
-    const published: number[] = [];
-    const slices = createFanOutSlices({ eventId: 7, topicOf: (slice) => `event:7/${slice}`, publish: (topic) => published.push(Number(topic.split('/')[1])), coalesceMs: 50, sliceCount: 8 });
-    slices.begin(state(1));
-    slices.join(3);
+    const { slices, published } = recorded({ coalesceMs: 50, joined: [3] });
     slices.deliver(change(2));
-    expect(published).toEqual([3]);
+    expect(published.map((entry) => entry.slice)).toEqual([3]);
     expect(slices.snapshotFor(5, state(1))).toEqual(state(2));
     slices.stop();
   });
 
   test('a newcomer gets what its slice holds, or the database state at once when the slice is behind it', async () => {
-    const { slices, published, versionsOf } = recorded({ coalesceMs: 50, socketsPerTurn: 10, subscribersPerSlice: 5 });
+    const { slices, published, count, versionsOf } = recorded({ coalesceMs: 50, socketsPerTurn: 10, subscribersPerSlice: 5 });
     slices.deliver(change(2));
     const written = published.map((entry) => entry.slice);
-    const waiting = [0, 1, 2, 3, 4, 5, 6, 7].find((slice) => !written.includes(slice))!;
+    const unwritten = Array.from({ length: count }, (_, index) => index).filter((slice) => !written.includes(slice));
+    const waiting = unwritten[0]!;
     // Its slice-mates still hold 1 while the rest of the message waits for a turn: so does the newcomer,
     // and the slice's next message (2) is newer than its snapshot.
     expect(slices.snapshotFor(waiting, state(1))).toEqual(state(1));
     // A read that saw 2 may not be answered with 1: the slice is brought to 2 now, before the newcomer joins.
-    const other = [0, 1, 2, 3, 4, 5, 6, 7].find((slice) => !written.includes(slice) && slice !== waiting)!;
+    const other = unwritten[1]!;
     expect(slices.snapshotFor(other, state(2))).toEqual(state(2));
     expect(versionsOf(other)).toEqual([2]);
     for (let turn = 0; turn < 4; turn++) await nextTurn();
@@ -126,28 +127,19 @@ describe('slices', () => {
   });
 
   test("a slice out of its window gets a change at once, though another slice's window still runs", async () => {
-    const published: { slice: number; version: number }[] = [];
-    const slices = createFanOutSlices({
-      eventId: 7,
-      topicOf: (slice) => `event:7/${slice}`,
-      publish: (topic, data) => published.push({ slice: Number(topic.split('/')[1]), version: JSON.parse(data).version }),
-      coalesceMs: 50,
-      sliceCount: 8,
-    });
-    slices.begin(state(1));
-    slices.join(0);
+    const { slices, published } = recorded({ coalesceMs: 50, joined: [0] });
     slices.deliver(change(2)); // slice 0 now; its window runs
     slices.deliver(change(3)); // slice 0 waits for its window's end
     // A first watcher in slice 1, whose window never ran: its first change goes at once.
     expect(slices.snapshotFor(1, state(3))).toEqual(state(3));
     slices.join(1);
     slices.deliver(change(4));
-    expect(published).toEqual([
+    expect(published.map(({ slice, version }) => ({ slice, version }))).toEqual([
       { slice: 0, version: 2 },
       { slice: 1, version: 4 },
     ]);
     await Bun.sleep(70);
-    expect(published.at(-1)).toEqual({ slice: 0, version: 4 });
+    expect(published.at(-1)).toMatchObject({ slice: 0, version: 4 });
     slices.stop();
   });
 

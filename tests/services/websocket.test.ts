@@ -1,7 +1,10 @@
 import { describe, expect, test } from 'bun:test';
 import { createLogger } from '../../src/lib/logger';
 import type { SeatStateFields } from '../../src/protocol';
+import type { SeatChange } from '../../src/services/seat-feed';
 import { createWebSocketManager, type ManagedSocket, type Publisher, type SeatStateLoader } from '../../src/services/websocket';
+import { expectStrictlyIncreasing } from '../support/websocket-helpers';
+import { waitFor } from '../support/ws';
 
 /**
  * Manager-level tests for what a real socket cannot show deterministically: the rate bucket
@@ -96,6 +99,7 @@ function managerWith(options: { loader: SeatStateLoader; coalesceMs?: number; fa
 const state = (version: number, availableSeats = 100 - version): SeatStateFields => ({ eventId: 7, availableSeats, capacity: 100, version });
 
 const subscribeToEvent7 = JSON.stringify({ type: 'subscribe_event', eventId: 7 });
+const booked = (version: number): SeatChange => ({ ...state(version), kind: 'booking_created' });
 
 /** `subscribe_event` for event 7, its snapshot read answered with `answer` once it is in flight. */
 async function subscribeAnswered(
@@ -108,6 +112,17 @@ async function subscribeAnswered(
   await flushMicrotasks();
   db.release(answer);
   await subscribing;
+}
+
+/** One watcher at version 1 under a 20 ms window: 2 went out at once and opened the window, 3 waits in it. */
+async function watcherWithWindowOpen(fanOutInSlices: boolean) {
+  const db = controlledLoader();
+  const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader, coalesceMs: 20 });
+  const first = open();
+  await subscribeAnswered(manager, first, db, state(1));
+  manager.handleSeatChange(booked(2)); // sent at once, window opens
+  manager.handleSeatChange(booked(3)); // pending in the window
+  return { db, manager, open, first };
 }
 
 // Both ways an event's watchers can be held: one topic (PGlite, or no window), or slices (PostgreSQL).
@@ -123,7 +138,7 @@ for (const fanOutInSlices of [false, true]) {
       await flushMicrotasks();
       expect(db.pending()).toBe(1);
       // The read saw version 5; version 6 commits and reaches the manager before the read returns.
-      manager.handleSeatChange({ ...state(6), kind: 'booking_created' });
+      manager.handleSeatChange(booked(6));
       db.release(state(5));
       await subscribing;
       // Changes stop here: the watcher must hold the database's state (version 6).
@@ -141,7 +156,7 @@ for (const fanOutInSlices of [false, true]) {
       const secondSubscribed = manager.handleMessage(second, subscribeToEvent7);
       await flushMicrotasks();
       await manager.handleMessage(first, JSON.stringify({ type: 'unsubscribe_event', eventId: 7 }));
-      manager.handleSeatChange({ ...state(4), kind: 'booking_created' });
+      manager.handleSeatChange(booked(4));
       db.release(state(3));
       await secondSubscribed;
       expect(second.last(7)).toMatchObject({ version: 4 });
@@ -149,25 +164,18 @@ for (const fanOutInSlices of [false, true]) {
     });
 
     test('a read newer than what was sent: others are brought level before the newcomer joins, nobody goes back', async () => {
-      const db = controlledLoader();
-      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader, coalesceMs: 20 });
-      const first = open();
-      await subscribeAnswered(manager, first, db, state(1));
-      manager.handleSeatChange({ ...state(2), kind: 'booking_created' }); // sent at once, window opens
-      manager.handleSeatChange({ ...state(3), kind: 'booking_created' }); // pending in the window
-
+      const { db, manager, open, first } = await watcherWithWindowOpen(fanOutInSlices);
       const second = open();
       const secondSubscribed = manager.handleMessage(second, subscribeToEvent7);
       await flushMicrotasks();
       db.release(state(5)); // the database is already at 5; 4 and 5 are still on their way
       await secondSubscribed;
-      manager.handleSeatChange({ ...state(4), kind: 'booking_created' });
-      manager.handleSeatChange({ ...state(5), kind: 'booking_created' });
-      manager.handleSeatChange({ ...state(6), kind: 'booking_created' });
+      manager.handleSeatChange(booked(4));
+      manager.handleSeatChange(booked(5));
+      manager.handleSeatChange(booked(6));
       await Bun.sleep(80);
       for (const socket of [first, second]) {
-        const versions = socket.versions(7);
-        for (let i = 1; i < versions.length; i++) expect(versions[i]!).toBeGreaterThan(versions[i - 1]!);
+        expectStrictlyIncreasing(socket.versions(7), 'watcher');
         expect(socket.last(7)).toMatchObject({ version: 6 });
       }
       expect(second.versions(7)).toEqual([5, 6]);
@@ -179,8 +187,8 @@ for (const fanOutInSlices of [false, true]) {
       const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader });
       const socket = open();
       await subscribeAnswered(manager, socket, db, state(9));
-      manager.handleSeatChange({ ...state(8), kind: 'booking_created' });
-      manager.handleSeatChange({ ...state(9), kind: 'booking_created' });
+      manager.handleSeatChange(booked(8));
+      manager.handleSeatChange(booked(9));
       expect(socket.versions(7)).toEqual([9]);
       manager.stop();
     });
@@ -191,7 +199,7 @@ for (const fanOutInSlices of [false, true]) {
       const socket = open();
       const subscribing = manager.handleMessage(socket, subscribeToEvent7);
       await flushMicrotasks();
-      manager.handleSeatChange({ ...state(2), kind: 'booking_created' });
+      manager.handleSeatChange(booked(2));
       db.release(null);
       await subscribing;
       expect(socket.ofType('error')).toEqual([expect.objectContaining({ code: 'event_not_found', eventId: 7 })]);
@@ -206,11 +214,10 @@ for (const fanOutInSlices of [false, true]) {
       const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader, coalesceMs: 30 });
       const socket = open();
       await subscribeAnswered(manager, socket, db, state(1));
-      for (let version = 2; version <= 20; version++) manager.handleSeatChange({ ...state(version), kind: 'booking_created' });
+      for (let version = 2; version <= 20; version++) manager.handleSeatChange(booked(version));
       expect(socket.versions(7)).toEqual([1, 2]);
       // At the window's end (later on a busy machine): one message, the latest.
-      const deadline = performance.now() + 1_000;
-      while (socket.versions(7).length < 3 && performance.now() < deadline) await Bun.sleep(2);
+      await waitFor(() => socket.versions(7).length >= 3, 1_000, "the window's message");
       expect(socket.versions(7)).toEqual([1, 2, 20]);
       await Bun.sleep(45);
       // The window closed quietly; the next change is sent at once again.
@@ -220,18 +227,13 @@ for (const fanOutInSlices of [false, true]) {
     });
 
     test('a window closing late (the loop was blocked) first lets what was read meanwhile join its message', async () => {
-      const db = controlledLoader();
-      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader, coalesceMs: 20 });
-      const socket = open();
-      await subscribeAnswered(manager, socket, db, state(1));
-      manager.handleSeatChange({ ...state(2), kind: 'booking_created' }); // sent at once, window opens
-      manager.handleSeatChange({ ...state(3), kind: 'booking_created' }); // pending in the window
+      const { manager, first: socket } = await watcherWithWindowOpen(fanOutInSlices);
       // Handled in the same timer turn as the window's end, just after it: a model of a change read
       // from a database connection once the loop is free again (in the server that read comes in
       // the poll that follows the late timer, which the zero-delay close also waits for).
-      setTimeout(() => manager.handleSeatChange({ ...state(4), kind: 'booking_created' }), 20);
+      setTimeout(() => manager.handleSeatChange(booked(4)), 20);
       // A second change read in another callback of that turn: the two ride in one message.
-      setTimeout(() => manager.handleSeatChange({ ...state(5), kind: 'booking_created' }), 20);
+      setTimeout(() => manager.handleSeatChange(booked(5)), 20);
       // Blocked past the window's end, as by a write to thousands of sockets.
       const blockedUntil = Date.now() + 60;
       while (Date.now() < blockedUntil);
@@ -247,7 +249,7 @@ describe('slices (fan-out-slices.ts) with the manager', () => {
     const { manager, open } = managerWith({ loader: async () => state(1), coalesceMs: 20, fanOutInSlices: true });
     const watchers = Array.from({ length: 2_500 }, () => open());
     await Promise.all(watchers.map((socket) => manager.handleMessage(socket, subscribeToEvent7)));
-    manager.handleSeatChange({ ...state(2), kind: 'booking_created' });
+    manager.handleSeatChange(booked(2));
     const reachedAtOnce = watchers.filter((socket) => socket.last(7).version === 2).length;
     expect(reachedAtOnce).toBeGreaterThan(0);
     expect(reachedAtOnce).toBeLessThan(watchers.length);
@@ -255,12 +257,11 @@ describe('slices (fan-out-slices.ts) with the manager', () => {
     const newcomer = open();
     await manager.handleMessage(newcomer, subscribeToEvent7);
     await Bun.sleep(30);
-    manager.handleSeatChange({ ...state(3), kind: 'booking_created' });
+    manager.handleSeatChange(booked(3));
     await Bun.sleep(60);
     for (const socket of [...watchers, newcomer]) {
-      const versions = socket.versions(7);
-      for (let i = 1; i < versions.length; i++) expect(versions[i]!).toBeGreaterThan(versions[i - 1]!);
-      expect(versions.at(-1)).toBe(3);
+      expectStrictlyIncreasing(socket.versions(7), 'watcher');
+      expect(socket.versions(7).at(-1)).toBe(3);
     }
     expect(watchers.every((socket) => socket.versions(7).join() === '1,2,3')).toBe(true);
     manager.stop();
