@@ -57,3 +57,28 @@ export function residentMB(collectFirst = false): number {
   if (collectFirst) Bun.gc(true);
   return process.memoryUsage.rss() / (1024 * 1024);
 }
+
+/**
+ * The peak RSS of a server child, sampled every 50 ms, and the `rss` / `reset-peak` commands
+ * that read it (`rss` with `gc: true` collects first).
+ */
+export function trackPeakRss(): { commands: Record<'rss' | 'reset-peak', CommandHandler>; stop(): void } {
+  let peakRssMB = residentMB();
+  const sampler = setInterval(() => {
+    peakRssMB = Math.max(peakRssMB, residentMB());
+  }, 50);
+  return {
+    commands: {
+      rss: (args: { gc?: boolean } = {}) => {
+        const rssMB = residentMB(args.gc);
+        peakRssMB = Math.max(peakRssMB, rssMB);
+        return { rssMB, peakRssMB };
+      },
+      'reset-peak': () => {
+        peakRssMB = residentMB();
+        return { peakRssMB };
+      },
+    },
+    stop: () => clearInterval(sampler),
+  };
+}

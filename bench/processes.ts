@@ -29,6 +29,15 @@ export async function startSeatwatchServer(settings: ServerSettings): Promise<Se
   return withPort(child, await child.ready);
 }
 
+/** The selloff yardstick (bare-selloff-server.ts): bare Bun.serve + the booking statement on the bare driver. */
+export async function startBareSelloffServer(settings: ServerSettings): Promise<ServerChild> {
+  const child = startChild('bare-selloff-server', './bare-selloff-server.ts', {
+    DATABASE_URL: settings.databaseUrl,
+    FANOUT_COALESCE_MS: String(settings.coalesceMs ?? 50),
+  });
+  return withPort(child, await child.ready);
+}
+
 export async function startBareServer(): Promise<ServerChild> {
   const child = startChild('bare-server', './bare-server.ts');
   return withPort(child, await child.ready);

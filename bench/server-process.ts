@@ -9,7 +9,7 @@ import { bookings, events } from '../src/db/schema';
 import { createLogger } from '../src/lib/logger';
 import { startServer } from '../src/server';
 import type { SeatChange } from '../src/services/seat-feed';
-import { emitLine, residentMB, serveCommands } from './child-protocol';
+import { emitLine, serveCommands, trackPeakRss } from './child-protocol';
 import { benchClockMs } from './clock';
 import { recordPublishes } from './publish-log';
 import { countPublishTurns } from './publish-turns';
@@ -49,24 +49,13 @@ feed.subscribe(recordCommit);
 
 emitLine({ ready: true, port: server.port });
 
-let peakRssMB = residentMB();
-const rssSampler = setInterval(() => {
-  peakRssMB = Math.max(peakRssMB, residentMB());
-}, 50);
+const peakRss = trackPeakRss();
 
 const { db } = server.database;
 
 await serveCommands(
   {
-    rss: (args: { gc?: boolean } = {}) => {
-      const rssMB = residentMB(args.gc);
-      peakRssMB = Math.max(peakRssMB, rssMB);
-      return { rssMB, peakRssMB };
-    },
-    'reset-peak': () => {
-      peakRssMB = residentMB();
-      return { peakRssMB };
-    },
+    ...peakRss.commands,
     cpu: () => process.cpuUsage(),
     'publish-turns': publishTurns,
     'feed-transport': () => ({ transport: feed.transport }),
@@ -93,7 +82,7 @@ await serveCommands(
     },
   },
   async () => {
-    clearInterval(rssSampler);
+    peakRss.stop();
     await server.stop();
     process.exit(0);
   },

@@ -1,11 +1,12 @@
-import { createEvent, getEvent, loginDemoUser, bookerTokens } from '../api';
+import { createEvent, getEvent, loginDemoUser, bookerTokens, type BenchEvent } from '../api';
 import { installCommitClock } from '../commit-clock';
 import { runBookingLoad } from '../booking-load';
 import { createBenchDatabase, type BenchDatabase } from '../database';
-import { startSeatwatchServer, startWatchers } from '../processes';
+import { startBareSelloffServer, startSeatwatchServer, startWatchers, type ServerChild } from '../processes';
 import { Teardown, waitUntil, type Progress } from '../scenario';
 import type { Scenario } from '../scenario';
 import { publishTimesByVersion } from '../publish-log';
+import { machineCpuShare, sampleMachineCpu, type MachineCpuShare } from '../machine-cpu';
 import { isOversold, type SeatAudit } from '../seat-audit';
 import { LagHistogram, percentile, round, type SparseLag } from '../stats';
 import { formatTable } from '../table';
@@ -21,7 +22,10 @@ import { formatTable } from '../table';
  * event loop gets to the statement's result (the earlier of that and the booker's HTTP response
  * is used). All processes read one clock (clock.ts).
  *
- * Runs once with coalescing off and once at the default 50 ms window, to show what it changes.
+ * Runs once with coalescing off and once at the default 50 ms window, to show what it changes,
+ * each time on Seatwatch and then on the bare yardstick (bare-selloff-server.ts: Bun.serve, the
+ * same booking statement on the bare driver, the same coalescing rule, one topic) with the same
+ * watchers, bookers and clocks, so the lag can be read against what this machine allows.
  *
  * The lag is also split: commit → the server heard (PostgreSQL), heard → the carrying message
  * handed to `server.publish` (the window, and the loop finishing a fan-out), and publish →
@@ -31,7 +35,10 @@ import { formatTable } from '../table';
 
 const DEFAULT_COALESCE_MS = 50;
 
+type SaleServer = 'seatwatch' | 'bare';
+
 interface SelloffFigures {
+  server: SaleServer;
   coalesceMs: number;
   bookingsPerSec: number;
   lagMsP50: number;
@@ -53,6 +60,8 @@ interface SelloffFigures {
   allWatchersFinal: boolean;
   oversold: boolean;
   serverRssMB: number;
+  /** The whole machine from the first booking until the final version was published. */
+  machineCpu: MachineCpuShare;
   versionsStrictlyIncrease: boolean;
   lagSamples: number;
   missingReceipts: number;
@@ -75,19 +84,41 @@ interface WatcherReport {
   databaseLag: SparseLag;
 }
 
-async function sellOff(watcherCount: number, seats: number, bookers: number, coalesceMs: number, progress: Progress): Promise<SelloffFigures> {
+/** A server about to go on sale: what the watchers connect to and the bookers book. */
+interface Sale {
+  server: ServerChild;
+  event: BenchEvent;
+  watchUrl: string;
+  tokens: string[];
+  finalEvent(): Promise<BenchEvent>;
+}
+
+async function openSeatwatchSale(server: ServerChild, seats: number): Promise<Sale> {
+  const organizer = await loginDemoUser(server.baseUrl);
+  const tokens = await bookerTokens(server.baseUrl);
+  const event = await createEvent(server.baseUrl, organizer, seats);
+  return { server, event, tokens, watchUrl: `${server.wsBase}/ws/events/${event.id}?token=${organizer}`, finalEvent: () => getEvent(server.baseUrl, event.id) };
+}
+
+/** The bare server has no accounts: it books as one user of its own and ignores the token. */
+async function openBareSale(server: ServerChild, seats: number): Promise<Sale> {
+  const event = await server.request<BenchEvent>('create-event', { seats });
+  return { server, event, tokens: ['unchecked'], watchUrl: `${server.wsBase}/ws/events/${event.id}`, finalEvent: () => server.request<BenchEvent>('event', { eventId: event.id }) };
+}
+
+async function sellOff(on: SaleServer, watcherCount: number, seats: number, bookers: number, coalesceMs: number, progress: Progress): Promise<SelloffFigures> {
   const teardown = new Teardown();
+  const label = `selloff (${on}, window ${coalesceMs} ms)`;
   try {
-    const database = teardown.add(await createBenchDatabase(`selloff_${coalesceMs}`), (db) => db.drop());
-    const server = teardown.add(await startSeatwatchServer({ databaseUrl: database.url, coalesceMs }), (child) => child.stop());
+    const database = teardown.add(await createBenchDatabase(`selloff_${on}_${coalesceMs}`), (db) => db.drop());
+    const settings = { databaseUrl: database.url, coalesceMs };
+    const server = teardown.add(await (on === 'seatwatch' ? startSeatwatchServer(settings) : startBareSelloffServer(settings)), (child) => child.stop());
     const watchers = teardown.add(await startWatchers(watcherCount), (group) => group.stop());
-    const organizer = await loginDemoUser(server.baseUrl);
-    const tokens = await bookerTokens(server.baseUrl);
-    const event = await createEvent(server.baseUrl, organizer, seats);
+    const { event, tokens, watchUrl, finalEvent } = await (on === 'seatwatch' ? openSeatwatchSale(server, seats) : openBareSale(server, seats));
     const commitClock = database.kind === 'postgres' ? teardown.add(await installCommitClock(database.url), (clock) => clock.close()) : null;
 
-    progress(`selloff (window ${coalesceMs} ms): connecting ${watcherCount} watchers`);
-    await watchers.connect(`${server.wsBase}/ws/events/${event.id}?token=${organizer}`, watcherCount);
+    progress(`${label}: connecting ${watcherCount} watchers`);
+    await watchers.connect(watchUrl, watcherCount);
     await waitUntil(async () => (await server.connections()) >= watcherCount, 30_000, 'the server to count every watcher');
     const finalVersionExpected = event.version + seats;
     await watchers.request('track', { untilVersion: finalVersionExpected });
@@ -95,8 +126,9 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
     await server.request('reset-peak');
     await server.request('record-publishes');
 
-    progress(`selloff (window ${coalesceMs} ms): ${bookers} bookers selling ${seats} seats`);
+    progress(`${label}: ${bookers} bookers selling ${seats} seats`);
     const respondedAt = new Map<number, number>();
+    const cpuBefore = sampleMachineCpu();
     const load = await runBookingLoad({
       baseUrl: server.baseUrl,
       eventId: event.id,
@@ -109,20 +141,21 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
     if (load.failures > 0) throw new Error(`${load.failures} bookings failed: ${load.firstFailure}`);
     if (load.timedOut) throw new Error('the sell-off did not finish in time');
 
-    const final = await getEvent(server.baseUrl, event.id);
+    const final = await finalEvent();
     const commits = new Map(await server.request<[number, number][]>('commits', { eventId: event.id }));
     for (const [version, at] of respondedAt) commits.set(version, Math.min(at, commits.get(version) ?? Infinity));
     const databaseCommits = new Map(commitClock ? await commitClock.read(event.id) : []);
     const commitToHeard = [...databaseCommits].filter(([version]) => commits.has(version)).map(([version, at]) => commits.get(version)! - at);
     const missingDatabaseCommits = commitClock ? [...commits.keys()].filter((version) => !databaseCommits.has(version)).length : 0;
 
-    progress(`selloff (window ${coalesceMs} ms): waiting for every watcher to hold version ${final.version}`);
+    progress(`${label}: waiting for every watcher to hold version ${final.version}`);
     const waitMs = 30_000 + watcherCount * seats * 0.01;
     await waitUntil(
       async () => (await server.request<{ version: number }>('published-version', { eventId: event.id })).version === final.version,
       waitMs,
       `the server to publish version ${final.version}`,
     );
+    const machineCpu = machineCpuShare(cpuBefore, sampleMachineCpu());
     const published = await server.request<[number, number][]>('publishes', { eventId: event.id });
     const publishedAt = publishTimesByVersion(commits, published);
     const heardToPublish = [...publishedAt].map(([version, at]) => at - commits.get(version)!);
@@ -147,6 +180,7 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
     const sum = (pick: (report: WatcherReport) => number) => reports.reduce((total, report) => total + pick(report), 0);
     const tracked = sum((report) => report.watchers);
     return {
+      server: on,
       coalesceMs,
       bookingsPerSec: load.confirmed / (load.elapsedMs / 1000),
       lagMsP50: lag.percentile(50),
@@ -166,6 +200,7 @@ async function sellOff(watcherCount: number, seats: number, bookers: number, coa
       allWatchersFinal: tracked === watcherCount && sum((report) => report.endedOnFinal) === watcherCount,
       oversold: isOversold(load.confirmed, seats, audit),
       serverRssMB: peakRssMB,
+      machineCpu,
       versionsStrictlyIncrease: sum((report) => report.staleMessages) === 0,
       lagSamples: lag.count,
       missingReceipts: sum((report) => report.missingReceipts) + sum((report) => report.missingCommits) + missingDatabaseCommits,
@@ -199,8 +234,21 @@ function summary(figures: SelloffFigures) {
     allWatchersFinal: figures.allWatchersFinal,
     oversold: figures.oversold,
     serverRssMB: round(figures.serverRssMB, 0),
+    machineCpuBusyPct: round(figures.machineCpu.busyPct, 1),
+    machineCpuSystemPct: round(figures.machineCpu.systemPct, 1),
     versionsStrictlyIncrease: figures.versionsStrictlyIncrease,
     missingReceipts: figures.missingReceipts,
+  };
+}
+
+/** Seatwatch over the bare yardstick, for the figures a spike is judged by. */
+function ratioTo(seatwatch: SelloffFigures, bare: SelloffFigures) {
+  const ratio = (pick: (figures: SelloffFigures) => number) => round(pick(seatwatch) / pick(bare), 3);
+  return {
+    lagMsP50: ratio((figures) => figures.lagMsP50),
+    lagMsP99: ratio((figures) => figures.lagMsP99),
+    lagMsMax: ratio((figures) => figures.lagMsMax),
+    bookingsPerSec: ratio((figures) => figures.bookingsPerSec),
   };
 }
 
@@ -210,24 +258,31 @@ export const runSelloff: Scenario = async (options, progress) => {
   const bookers = options.bookers ?? options.concurrency ?? 64;
   const windows = options.coalesceMs === undefined ? [0, DEFAULT_COALESCE_MS] : [options.coalesceMs];
 
-  const runs: SelloffFigures[] = [];
-  for (const coalesceMs of windows) runs.push(await sellOff(watcherCount, seats, bookers, coalesceMs, progress));
+  const runs: { seatwatch: SelloffFigures; bare: SelloffFigures }[] = [];
+  for (const coalesceMs of windows) {
+    const seatwatch = await sellOff('seatwatch', watcherCount, seats, bookers, coalesceMs, progress);
+    const bare = await sellOff('bare', watcherCount, seats, bookers, coalesceMs, progress);
+    runs.push({ seatwatch, bare });
+  }
+  const withBaseline = (run: (typeof runs)[number]) => ({ ...summary(run.seatwatch), bare: summary(run.bare), ratio: ratioTo(run.seatwatch, run.bare) });
 
-  // The headline is the last run (the default window when both ran); the others ride along.
+  // The headline is the last window (the default when both ran); the other rides along.
   const headline = runs[runs.length - 1]!;
-  const others = runs.slice(0, -1).map(summary);
+  const others = runs.slice(0, -1).map(withBaseline);
   const json = {
     scenario: 'selloff',
     watchers: watcherCount,
     seats,
     bookers,
-    ...summary(headline),
+    ...withBaseline(headline),
     ...(others.length > 0 ? { withoutCoalescing: others[0] } : {}),
-    databaseKind: headline.databaseKind,
+    databaseKind: headline.seatwatch.databaseKind,
   };
+  const figures = runs.flatMap((run) => [run.seatwatch, run.bare]);
   const table = formatTable(
     `selloff: ${watcherCount.toLocaleString('en-US')} watchers, ${seats.toLocaleString('en-US')} seats, ${bookers} bookers (${json.databaseKind})`,
     [
+      'server',
       'coalesce window',
       'bookings/s',
       'lag ms p50',
@@ -243,24 +298,33 @@ export const runSelloff: Scenario = async (options, progress) => {
       'oversold',
       'versions increase',
       'server RSS MB',
+      'machine CPU busy / kernel %',
     ],
-    runs.map((run) => [
-      `${run.coalesceMs} ms`,
-      run.bookingsPerSec,
-      run.lagMsP50,
-      run.lagMsP99,
-      run.lagMsMax,
-      run.databaseKind === 'postgres' ? `${round(run.commitToHeardMsP50, 1)} / ${round(run.commitToHeardMsP99, 1)}` : '— (in-process)',
-      `${round(run.heardToPublishMsP50, 1)} / ${round(run.heardToPublishMsP99, 1)}`,
-      `${round(run.publishToReceiptMsP50, 1)} / ${round(run.publishToReceiptMsP99, 1)}`,
-      round(run.publishIntervalMsP50, 1),
-      `${round(run.serverLagMsP50, 1)} / ${round(run.serverLagMsP99, 1)} / ${round(run.serverLagMsMax, 1)}`,
-      run.messagesPerWatcher,
-      run.allWatchersFinal,
-      run.oversold,
-      run.versionsStrictlyIncrease,
-      run.serverRssMB,
-    ]),
+    [
+      ...figures.map((run) => [
+        run.server === 'seatwatch' ? 'seatwatch' : 'bare Bun.serve',
+        `${run.coalesceMs} ms`,
+        run.bookingsPerSec,
+        run.lagMsP50,
+        run.lagMsP99,
+        run.lagMsMax,
+        run.databaseKind === 'postgres' ? `${round(run.commitToHeardMsP50, 1)} / ${round(run.commitToHeardMsP99, 1)}` : '— (in-process)',
+        `${round(run.heardToPublishMsP50, 1)} / ${round(run.heardToPublishMsP99, 1)}`,
+        `${round(run.publishToReceiptMsP50, 1)} / ${round(run.publishToReceiptMsP99, 1)}`,
+        round(run.publishIntervalMsP50, 1),
+        `${round(run.serverLagMsP50, 1)} / ${round(run.serverLagMsP99, 1)} / ${round(run.serverLagMsMax, 1)}`,
+        run.messagesPerWatcher,
+        run.allWatchersFinal,
+        run.oversold,
+        run.versionsStrictlyIncrease,
+        run.serverRssMB,
+        `${round(run.machineCpu.busyPct, 0)} / ${round(run.machineCpu.systemPct, 0)}`,
+      ]),
+      ...runs.map((run) => {
+        const ratio = ratioTo(run.seatwatch, run.bare);
+        return ['ratio seatwatch/bare', `${run.seatwatch.coalesceMs} ms`, ratio.bookingsPerSec, ratio.lagMsP50, ratio.lagMsP99, ratio.lagMsMax, '', '', '', '', '', '', '', '', '', '', ''];
+      }),
+    ],
   );
   return { json, table };
 };

@@ -72,6 +72,15 @@ test(
     expect(selloff.withoutCoalescing).toMatchObject({ coalesceMs: 0, allWatchersFinal: true, oversold: false, versionsStrictlyIncrease: true, messagesPerWatcher: 30 });
     // A window can only merge messages, never add any.
     expect(selloff.messagesPerWatcher).toBeLessThanOrEqual(30);
+    // The bare yardstick sells the same seats to the same watchers, under each window, in the same run.
+    for (const [run, coalesceMs] of [[selloff, 50], [selloff.withoutCoalescing, 0]] as const) {
+      expect(run.bare).toMatchObject({ coalesceMs, allWatchersFinal: true, oversold: false, versionsStrictlyIncrease: true, missingReceipts: 0 });
+      expectNumbers(run.bare, ['bookingsPerSec', 'lagMsP50', 'lagMsP99', 'lagMsMax', 'messagesPerWatcher']);
+      expect(run.bare.messagesPerWatcher).toBeGreaterThan(0);
+      expect(run.bare.messagesPerWatcher).toBeLessThanOrEqual(30);
+      expectNumbers(run.ratio, ['lagMsP50', 'lagMsP99', 'lagMsMax', 'bookingsPerSec']);
+      expect(run.ratio.lagMsP99).toBeCloseTo(run.lagMsP99 / run.bare.lagMsP99, 2);
+    }
 
     expectNumbers(connections, ['n', 'rssPerConnectionKB']);
     expect(connections.n).toBe(40);

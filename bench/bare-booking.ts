@@ -1,0 +1,94 @@
+/**
+ * What the bare baselines share: the booking statement Seatwatch runs (bookingStatement in
+ * src/services/booking.ts), written out by hand, on the bare driver — postgres.js with the
+ * server's pool size, or PGlite in memory — with no HTTP, JSON, auth or framework in between.
+ */
+import { PGlite } from '@electric-sql/pglite';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import { migrationsFolder } from '../src/db/client';
+import type { SeatAudit } from './seat-audit';
+
+/** The server's postgres.js pool size (src/db/client.ts default). */
+const SERVER_POOL_SIZE = 10;
+
+/** The seat feed's payload (encodeSeatChange in src/services/seat-feed-postgres.ts); $4 is the channel. */
+const NOTIFY_COLUMN = `pg_notify($4, concat_ws(',', taken.id::text, 'booking_created'::text, taken.available_seats::text, taken.capacity::text, taken.version::text))`;
+
+/** One statement, autocommitted: $1 event, $2 quantity, $3 user (and $4 the channel when notifying). */
+export const bookingStatement = (notify: boolean) => `with taken as (
+    update events set available_seats = available_seats - $2::integer, version = version + 1
+    where id = $1 and status = 'published' and available_seats >= $2::integer
+    returning id, available_seats, capacity, version),
+  booked as (
+    insert into bookings (event_id, user_id, quantity, idempotency_key, request_fingerprint, available_seats_after)
+    select id, $3, $2, null, null, available_seats from taken returning *)
+  select booked.*, taken.available_seats, taken.capacity, taken.version${notify ? `, ${NOTIFY_COLUMN}` : ''}
+  from booked cross join taken`;
+
+/** What Seatwatch reads after a refused booking, to say why. */
+export const EXPLAIN_REFUSAL = `select status, available_seats from events where id = $1 limit 1`;
+
+export interface BareDriver {
+  query(text: string, params: unknown[]): Promise<Record<string, any>[]>;
+  close(): Promise<void>;
+}
+
+/** Opens the driver; `migrate` applies the project's migrations first (a fresh database). */
+export async function openBareDriver(databaseUrl: string, options: { migrate: boolean }): Promise<BareDriver> {
+  if (databaseUrl.startsWith('postgres')) {
+    if (options.migrate) {
+      const migrator = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+      await migratePostgres(drizzlePostgres({ client: migrator }), { migrationsFolder });
+      await migrator.end();
+    }
+    const sql = postgres(databaseUrl, { max: SERVER_POOL_SIZE, onnotice: () => {} });
+    return {
+      // Prepared, as the server's booking statement is (Drizzle's prepare() on postgres.js).
+      query: (text, params) => sql.unsafe(text, params as never[], { prepare: true }) as Promise<Record<string, any>[]>,
+      close: () => sql.end({ timeout: 5 }),
+    };
+  }
+  const client = new PGlite();
+  await client.waitReady;
+  await migratePglite(drizzlePglite({ client }), { migrationsFolder });
+  return {
+    query: async (text, params) => (await client.query<Record<string, any>>(text, params)).rows,
+    close: () => client.close(),
+  };
+}
+
+export async function insertBareUsers(driver: BareDriver, count: number): Promise<number[]> {
+  const ids: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const [row] = await driver.query(`insert into users (email, name, password_hash) values ($1, $2, 'not-a-login') returning id`, [
+      `baseline-${process.pid}-${Date.now()}-${i}@example.com`,
+      `Baseline ${i}`,
+    ]);
+    ids.push(row!.id);
+  }
+  return ids;
+}
+
+export async function insertBareEvent(driver: BareDriver, organizerId: number, capacity: number) {
+  const [row] = await driver.query(
+    `insert into events (name, venue, starts_at, capacity, available_seats, status, organizer_id)
+     values ('Baseline on-sale', 'Bench Arena', now() + interval '30 days', $1, $1, 'published', $2)
+     returning id, capacity, available_seats, version`,
+    [capacity, organizerId],
+  );
+  return { id: row!.id as number, capacity: row!.capacity as number, availableSeats: row!.available_seats as number, version: row!.version as number };
+}
+
+export async function auditBareSeats(driver: BareDriver, eventId: number): Promise<SeatAudit> {
+  const [audit] = await driver.query(
+    `select e.capacity, e.available_seats, coalesce(sum(b.quantity), 0)::int as confirmed_seats
+     from events e left join bookings b on b.event_id = e.id and b.status = 'confirmed' where e.id = $1 group by e.id`,
+    [eventId],
+  );
+  if (!audit) throw new Error(`event ${eventId} not found`);
+  return { capacity: audit.capacity, availableSeats: audit.available_seats, confirmedSeats: audit.confirmed_seats };
+}

@@ -1,0 +1,131 @@
+/**
+ * The yardstick for `selloff`: the least a server on this stack can do for an on-sale spike.
+ * Bare `Bun.serve`; `POST /api/bookings` runs Seatwatch's booking statement straight on the
+ * driver (bare-booking.ts: postgres.js with the server's pool size, or PGlite in this process),
+ * with no auth, validation, framework or NOTIFY; each committed change is published on one topic
+ * under the same coalescing rule as Seatwatch (SPEC §3: the first change of a quiet spell at
+ * once, then at most one message per FANOUT_COALESCE_MS carrying the latest state). Watchers
+ * connect to `/ws/events/:id` and get the same snapshot and message shapes, so the same watcher
+ * client and the same measurements serve both servers. Answers the commands the selloff
+ * scenario sends a Seatwatch server (server-process.ts), plus `create-event` and `event`.
+ */
+import { auditBareSeats, bookingStatement, EXPLAIN_REFUSAL, insertBareEvent, insertBareUsers, openBareDriver } from './bare-booking';
+import { emitLine, serveCommands, trackPeakRss } from './child-protocol';
+import { benchClockMs } from './clock';
+import { recordPublishes } from './publish-log';
+
+interface SeatState {
+  eventId: number;
+  availableSeats: number;
+  capacity: number;
+  version: number;
+}
+
+const databaseUrl = process.env.DATABASE_URL ?? 'memory://';
+const windowMs = Number(process.env.FANOUT_COALESCE_MS ?? 50);
+const driver = await openBareDriver(databaseUrl, { migrate: true });
+const [organizerId] = await insertBareUsers(driver, 1);
+const statement = bookingStatement(false);
+
+const topicOf = (eventId: number) => `event:${eventId}`;
+const messageOf = (state: SeatState) =>
+  `{"type":"booking_created","eventId":${state.eventId},"availableSeats":${state.availableSeats},"capacity":${state.capacity},"version":${state.version}}`;
+
+/** The newest committed state of each event this process knows, what its snapshots show. */
+const latest = new Map<number, SeatState>();
+const lastSentAt = new Map<number, number>();
+const windowTimers = new Map<number, ReturnType<typeof setTimeout>>();
+/** When this process read each version's commit (the statement's result): "the server heard". */
+const heardAt = new Map<number, Map<number, number>>();
+let openSockets = 0;
+
+const server = Bun.serve<{ eventId: number }>({
+  port: 0,
+  hostname: '127.0.0.1',
+  async fetch(request, bunServer) {
+    const url = new URL(request.url);
+    const watched = /^\/ws\/events\/(\d+)$/.exec(url.pathname);
+    if (watched) {
+      if (bunServer.upgrade(request, { data: { eventId: Number(watched[1]) } })) return undefined;
+      return new Response('upgrade failed', { status: 400 });
+    }
+    if (url.pathname === '/api/bookings' && request.method === 'POST') {
+      const { eventId, quantity } = (await request.json()) as { eventId: number; quantity: number };
+      const [booked] = await driver.query(statement, [eventId, quantity, organizerId]);
+      if (!booked) {
+        await driver.query(EXPLAIN_REFUSAL, [eventId]);
+        return Response.json({ error: { code: 'sold_out' } }, { status: 409 });
+      }
+      const state = { eventId, availableSeats: booked.available_seats, capacity: booked.capacity, version: booked.version };
+      committed(state);
+      return Response.json({ availableSeats: state.availableSeats, version: state.version }, { status: 201 });
+    }
+    return new Response('not found', { status: 404 });
+  },
+  websocket: {
+    open(ws) {
+      openSockets += 1;
+      ws.subscribe(topicOf(ws.data.eventId));
+      const state = latest.get(ws.data.eventId);
+      ws.send(`{"type":"subscribed","eventId":${ws.data.eventId},"availableSeats":${state?.availableSeats ?? 0},"capacity":${state?.capacity ?? 0},"version":${state?.version ?? 0}}`);
+    },
+    message() {},
+    close() {
+      openSockets -= 1;
+    },
+  },
+});
+const publishedTo = recordPublishes(server, benchClockMs);
+
+function committed(state: SeatState): void {
+  let heard = heardAt.get(state.eventId);
+  if (!heard) heardAt.set(state.eventId, (heard = new Map()));
+  heard.set(state.version, benchClockMs());
+  // Results of the pool's connections may come back out of commit order: only newer states count.
+  if ((latest.get(state.eventId)?.version ?? -1) >= state.version) return;
+  latest.set(state.eventId, state);
+  if (windowTimers.has(state.eventId)) return; // the window's end sends the latest
+  const wait = (lastSentAt.get(state.eventId) ?? -Infinity) + windowMs - performance.now();
+  if (wait <= 0) publishLatest(state.eventId);
+  else windowTimers.set(state.eventId, setTimeout(() => publishLatest(state.eventId), wait));
+}
+
+function publishLatest(eventId: number): void {
+  windowTimers.delete(eventId);
+  lastSentAt.set(eventId, performance.now());
+  server.publish(topicOf(eventId), messageOf(latest.get(eventId)!));
+}
+
+emitLine({ ready: true, port: server.port });
+
+const peakRss = trackPeakRss();
+
+await serveCommands(
+  {
+    'create-event': async (args: { seats: number }) => {
+      const event = await insertBareEvent(driver, organizerId!, args.seats);
+      latest.set(event.id, { eventId: event.id, availableSeats: event.availableSeats, capacity: event.capacity, version: event.version });
+      return event;
+    },
+    event: async (args: { eventId: number }) => {
+      const [row] = await driver.query(`select id, capacity, available_seats, version from events where id = $1`, [args.eventId]);
+      if (!row) throw new Error(`event ${args.eventId} not found`);
+      return { id: row.id, capacity: row.capacity, availableSeats: row.available_seats, version: row.version };
+    },
+    ...peakRss.commands,
+    connections: () => ({ connections: openSockets }),
+    commits: (args: { eventId: number }) => [...(heardAt.get(args.eventId) ?? new Map()).entries()],
+    // Publishes are always recorded here: one message per window costs the log nothing measurable.
+    'record-publishes': () => null,
+    publishes: (args: { eventId: number }) => publishedTo(args.eventId),
+    'published-version': (args: { eventId: number }) => ({ version: publishedTo(args.eventId).at(-1)?.[1] ?? 0 }),
+    'seat-audit': (args: { eventId: number }) => auditBareSeats(driver, args.eventId),
+  },
+  async () => {
+    peakRss.stop();
+    for (const timer of windowTimers.values()) clearTimeout(timer);
+    await server.stop(true);
+    await driver.close();
+    process.exit(0);
+  },
+);
