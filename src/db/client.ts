@@ -1,13 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { PgliteThread } from './pglite-thread';
 import { createNotificationListener, type ListenOptions, type NotificationHandler } from './listener';
 import * as schema from './schema';
 
@@ -45,13 +45,13 @@ export async function openDatabase(databaseUrl: string | undefined, options: Ope
   return openPglite(databaseUrl === 'memory://' ? undefined : (options.pgliteDir ?? DEFAULT_PGLITE_DIR));
 }
 
+/** PGlite runs on a thread of its own (pglite-thread.ts), which also applies the migrations. */
 async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const client = dataDir ? new PGlite(dataDir) : new PGlite();
+  const client = new PgliteThread(dataDir, migrationsFolder);
   await client.waitReady;
-  const db = drizzlePglite({ client, schema });
-  await migratePglite(db, { migrationsFolder });
-  let closed = false;
+  // Drizzle's PGlite session calls only query() and transaction(), which PgliteThread offers.
+  const db = drizzlePglite({ client: client as unknown as PGlite, schema });
   return {
     db: db as unknown as Database,
     kind: 'pglite',
@@ -63,11 +63,7 @@ async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> 
     async ping() {
       await client.query('select 1');
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      await client.close();
-    },
+    close: () => client.close(),
   };
 }
 

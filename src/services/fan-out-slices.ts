@@ -20,9 +20,10 @@ const SLICES_UNDER_A_WINDOW = 8;
 
 /**
  * One topic when slices cannot help: with the window at 0 every change goes to every watcher in
- * one turn anyway, and with the database in the server's own thread (PGlite) there are no results
- * waiting to be read between slices — the bookings run between them instead, and a rotation
- * through 8 slices took ~400 ms in `selloff` on PGlite.
+ * one turn anyway. On PGlite there is one topic too: while its statements ran in the server's own
+ * thread there were no results waiting to be read between slices — the bookings ran between them
+ * instead, and a rotation through 8 slices took ~400 ms in `selloff`; with PGlite on a thread of
+ * its own (src/db/pglite-thread.ts) slices sold faster but did not lower the lag (docs/decisions.md).
  */
 export const sliceCountFor = (coalesceMs: number, databaseInAnotherProcess: boolean) =>
   coalesceMs > 0 && databaseInAnotherProcess ? SLICES_UNDER_A_WINDOW : 1;

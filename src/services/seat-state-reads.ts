@@ -7,8 +7,8 @@ import type { SeatStateLoader } from './websocket';
  * query for all the events asked about, each viewer's visibility decided on the row read.
  *
  * Why: at an on-sale thousands of watchers subscribe within seconds, and one query each is that
- * many round trips for the same row. On PGlite the queries also run inside the server process,
- * and the garbage of one per watcher, interleaved with each connection's long-lived objects,
+ * many round trips for the same row. On PGlite, when its queries still ran in the server's own
+ * thread, the garbage of one per watcher, interleaved with each connection's long-lived objects,
  * kept ~18 KB per connection resident (docs/performance.md, `connections`).
  *
  * A read joins a batch only before its query starts, so what it gets was read after it asked,
