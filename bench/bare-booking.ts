@@ -1,15 +1,14 @@
 /**
  * What the bare baselines share: the booking statement Seatwatch runs (bookingStatement in
  * src/services/booking.ts), written out by hand, on the bare driver — postgres.js with the
- * server's pool size, or PGlite in memory — with no HTTP, JSON, auth or framework in between.
+ * server's pool size, or in-memory PGlite on a thread of its own as the server runs it
+ * (src/db/pglite-thread.ts) — with no HTTP, JSON, auth or framework in between.
  */
-import { PGlite } from '@electric-sql/pglite';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { migrationsFolder } from '../src/db/client';
+import { PgliteThread } from '../src/db/pglite-thread';
 import type { SeatAudit } from './seat-audit';
 
 /** The server's postgres.js pool size (src/db/client.ts default). */
@@ -37,7 +36,10 @@ export interface BareDriver {
   close(): Promise<void>;
 }
 
-/** Opens the driver; `migrate` applies the project's migrations first (a fresh database). */
+/**
+ * Opens the driver. On PostgreSQL `migrate` applies the project's migrations first (a fresh
+ * database); an in-memory PGlite always starts empty and is always migrated.
+ */
 export async function openBareDriver(databaseUrl: string, options: { migrate: boolean }): Promise<BareDriver> {
   if (databaseUrl.startsWith('postgres')) {
     if (options.migrate) {
@@ -52,9 +54,8 @@ export async function openBareDriver(databaseUrl: string, options: { migrate: bo
       close: () => sql.end({ timeout: 5 }),
     };
   }
-  const client = new PGlite();
+  const client = new PgliteThread(undefined, migrationsFolder);
   await client.waitReady;
-  await migratePglite(drizzlePglite({ client }), { migrationsFolder });
   return {
     query: async (text, params) => (await client.query<Record<string, any>>(text, params)).rows,
     close: () => client.close(),

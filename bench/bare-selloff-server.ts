@@ -12,6 +12,7 @@
 import { auditBareSeats, bookingStatement, EXPLAIN_REFUSAL, insertBareEvent, insertBareUsers, openBareDriver } from './bare-booking';
 import { emitLine, serveCommands, trackPeakRss } from './child-protocol';
 import { benchClockMs } from './clock';
+import { COMMIT_CLOCK_INSTALL, commitClockRead, commitTimesOf } from './commit-clock';
 import { recordPublishes } from './publish-log';
 
 interface SeatState {
@@ -119,6 +120,11 @@ await serveCommands(
     'record-publishes': () => null,
     publishes: (args: { eventId: number }) => publishedTo(args.eventId),
     'published-version': (args: { eventId: number }) => ({ version: publishedTo(args.eventId).at(-1)?.[1] ?? 0 }),
+    'commit-clock-install': async () => {
+      for (const statement of COMMIT_CLOCK_INSTALL) await driver.query(statement, []);
+      return null;
+    },
+    'commit-clock-read': async (args: { eventId: number }) => commitTimesOf(await driver.query(commitClockRead(args.eventId), [])),
     'seat-audit': (args: { eventId: number }) => auditBareSeats(driver, args.eventId),
   },
   async () => {

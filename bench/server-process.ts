@@ -11,6 +11,7 @@ import { startServer } from '../src/server';
 import type { SeatChange } from '../src/services/seat-feed';
 import { emitLine, serveCommands, trackPeakRss } from './child-protocol';
 import { benchClockMs } from './clock';
+import { COMMIT_CLOCK_INSTALL, commitClockRead, commitTimesOf } from './commit-clock';
 import { recordPublishes } from './publish-log';
 import { countPublishTurns } from './publish-turns';
 
@@ -68,6 +69,15 @@ await serveCommands(
     publishes: (args: { eventId: number }) => publishedTo?.(args.eventId) ?? [],
     /** The newest version published for the event (0 before any): cheap to poll while the fan-out runs. */
     'published-version': (args: { eventId: number }) => ({ version: publishedTo?.(args.eventId).at(-1)?.[1] ?? 0 }),
+    'commit-clock-install': async () => {
+      for (const statement of COMMIT_CLOCK_INSTALL) await db.execute(sql.raw(statement));
+      return null;
+    },
+    'commit-clock-read': async (args: { eventId: number }) => {
+      const result: unknown = await db.execute(sql.raw(commitClockRead(args.eventId)));
+      // postgres.js answers an array of rows, PGlite `{rows}`.
+      return commitTimesOf(Array.isArray(result) ? result : (result as { rows: Record<string, unknown>[] }).rows);
+    },
     'seat-audit': async (args: { eventId: number }) => {
       const [event] = await db
         .select({ capacity: events.capacity, availableSeats: events.availableSeats, version: events.version })

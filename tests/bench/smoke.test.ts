@@ -57,17 +57,12 @@ test(
     expectNumbers(selloff, ['serverLagMsP50', 'serverLagMsP99', 'serverLagMsMax', 'heardToPublishMsP50', 'heardToPublishMsP99', 'publishToReceiptMsP50', 'publishToReceiptMsP99', 'publishIntervalMsP50']);
     expect(selloff.publishToReceiptMsP99).toBeLessThanOrEqual(selloff.lagMsMax);
     expect(selloff.heardToPublishMsP99).toBeLessThanOrEqual(selloff.lagMsMax);
-    if (selloff.databaseKind === 'postgres') {
-      // On PostgreSQL the lag counts from the database's commit, which the server hears of later.
-      expectNumbers(selloff, ['commitToHeardMsP50', 'commitToHeardMsP99']);
-      expect(selloff.commitToHeardMsP50).toBeGreaterThanOrEqual(0);
-      expect(selloff.lagMsP50).toBeGreaterThanOrEqual(selloff.serverLagMsP50);
-      expect(selloff.lagMsMax).toBeGreaterThanOrEqual(selloff.serverLagMsMax);
-    } else {
-      // On PGlite the commit runs in the server's thread: there is no later moment to split off.
-      expect(selloff.databaseKind).toBe('pglite');
-      expect(selloff.commitToHeardMsP50).toBeUndefined();
-    }
+    // The lag counts from the database's commit, which the server hears of later, on either database.
+    expectNumbers(selloff, ['commitToHeardMsP50', 'commitToHeardMsP99']);
+    expect(selloff.commitToHeardMsP50).toBeGreaterThanOrEqual(0);
+    expect(selloff.lagMsP50).toBeGreaterThanOrEqual(selloff.serverLagMsP50);
+    expect(selloff.lagMsMax).toBeGreaterThanOrEqual(selloff.serverLagMsMax);
+    expect(['pglite', 'postgres']).toContain(selloff.databaseKind);
     expect(selloff).toMatchObject({ watchers: 40, seats: 30, bookers: 4, coalesceMs: 50, allWatchersFinal: true, oversold: false, versionsStrictlyIncrease: true });
     expect(selloff.withoutCoalescing).toMatchObject({ coalesceMs: 0, allWatchersFinal: true, oversold: false, versionsStrictlyIncrease: true, messagesPerWatcher: 30 });
     // A window can only merge messages, never add any.
@@ -79,7 +74,8 @@ test(
       expect(run.bare.messagesPerWatcher).toBeGreaterThan(0);
       expect(run.bare.messagesPerWatcher).toBeLessThanOrEqual(30);
       expectNumbers(run.ratio, ['lagMsP50', 'lagMsP99', 'lagMsMax', 'bookingsPerSec']);
-      expect(run.ratio.lagMsP99).toBeCloseTo(run.lagMsP99 / run.bare.lagMsP99, 2);
+      // The ratio is of the unrounded figures: within rounding of the reported ones.
+      expect(Math.abs(run.ratio.lagMsP99 - run.lagMsP99 / run.bare.lagMsP99)).toBeLessThanOrEqual(0.02 * (run.lagMsP99 / run.bare.lagMsP99) + 0.001);
     }
 
     expectNumbers(connections, ['n', 'rssPerConnectionKB']);
