@@ -60,16 +60,17 @@ export function residentMB(collectFirst = false): number {
 
 /**
  * The peak RSS of a server child, sampled every 50 ms, and the `rss` / `reset-peak` commands
- * that read it (`rss` with `gc: true` collects first).
+ * that read it (`rss` with `gc: true` collects first, in `collectElsewhere` too: another thread's heap).
  */
-export function trackPeakRss(): { commands: Record<'rss' | 'reset-peak', CommandHandler>; stop(): void } {
+export function trackPeakRss(collectElsewhere: () => Promise<void> = async () => {}): { commands: Record<'rss' | 'reset-peak', CommandHandler>; stop(): void } {
   let peakRssMB = residentMB();
   const sampler = setInterval(() => {
     peakRssMB = Math.max(peakRssMB, residentMB());
   }, 50);
   return {
     commands: {
-      rss: (args: { gc?: boolean } = {}) => {
+      rss: async (args: { gc?: boolean } = {}) => {
+        if (args.gc) await collectElsewhere();
         const rssMB = residentMB(args.gc);
         peakRssMB = Math.max(peakRssMB, rssMB);
         return { rssMB, peakRssMB };

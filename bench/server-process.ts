@@ -50,7 +50,7 @@ feed.subscribe(recordCommit);
 
 emitLine({ ready: true, port: server.port });
 
-const peakRss = trackPeakRss();
+const peakRss = trackPeakRss(() => server.database.collectGarbage());
 
 const { db } = server.database;
 

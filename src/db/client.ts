@@ -25,6 +25,8 @@ export interface DatabaseHandle {
   listen(channel: string, handler: NotificationHandler, options?: ListenOptions): Promise<() => Promise<void>>;
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
+  /** A full garbage collection wherever the database keeps a heap of its own (PGlite's thread), for memory readings. */
+  collectGarbage(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -63,6 +65,7 @@ async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> 
     async ping() {
       await client.query('select 1');
     },
+    collectGarbage: () => client.collectGarbage(),
     close: () => client.close(),
   };
 }
@@ -86,6 +89,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     async ping() {
       await db.execute(sql`select 1`);
     },
+    async collectGarbage() {},
     async close() {
       if (closed) return;
       closed = true;
