@@ -13,6 +13,7 @@ import { auditBareSeats, bookingStatement, EXPLAIN_REFUSAL, insertBareEvent, ins
 import { emitLine, serveCommands, trackPeakRss } from './child-protocol';
 import { benchClockMs } from './clock';
 import { COMMIT_CLOCK_INSTALL, commitClockRead, commitTimesOf } from './commit-clock';
+import { createHeardTimes } from './heard-times';
 import { recordPublishes } from './publish-log';
 
 interface SeatState {
@@ -37,7 +38,7 @@ const latest = new Map<number, SeatState>();
 const lastSentAt = new Map<number, number>();
 const windowTimers = new Map<number, ReturnType<typeof setTimeout>>();
 /** When this process read each version's commit (the statement's result): "the server heard". */
-const heardAt = new Map<number, Map<number, number>>();
+const heardTimes = createHeardTimes();
 let openSockets = 0;
 
 const server = Bun.serve<{ eventId: number }>({
@@ -79,9 +80,7 @@ const server = Bun.serve<{ eventId: number }>({
 const publishedTo = recordPublishes(server, benchClockMs);
 
 function committed(state: SeatState): void {
-  let heard = heardAt.get(state.eventId);
-  if (!heard) heardAt.set(state.eventId, (heard = new Map()));
-  heard.set(state.version, benchClockMs());
+  heardTimes.record(state.eventId, state.version);
   // Results of the pool's connections may come back out of commit order: only newer states count.
   if ((latest.get(state.eventId)?.version ?? -1) >= state.version) return;
   latest.set(state.eventId, state);
@@ -115,7 +114,7 @@ await serveCommands(
     },
     ...peakRss.commands,
     connections: () => ({ connections: openSockets }),
-    commits: (args: { eventId: number }) => [...(heardAt.get(args.eventId) ?? new Map()).entries()],
+    commits: (args: { eventId: number }) => heardTimes.of(args.eventId),
     // Publishes are always recorded here: one message per window costs the log nothing measurable.
     'record-publishes': () => null,
     publishes: (args: { eventId: number }) => publishedTo(args.eventId),

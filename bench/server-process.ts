@@ -12,6 +12,7 @@ import type { SeatChange } from '../src/services/seat-feed';
 import { emitLine, serveCommands, trackPeakRss } from './child-protocol';
 import { benchClockMs } from './clock';
 import { COMMIT_CLOCK_INSTALL, commitClockRead, commitTimesOf } from './commit-clock';
+import { createHeardTimes } from './heard-times';
 import { recordPublishes } from './publish-log';
 import { countPublishTurns } from './publish-turns';
 
@@ -29,17 +30,8 @@ let publishedTo: ((eventId: number) => [number, number][]) | null = null;
  * (which may publish it at once), so it timestamps the commit itself; the feed subscription
  * (when a change reaches the WebSocket manager) is the fallback, and the earlier is kept.
  */
-const commitTimes = new Map<number, Map<number, number>>();
-function recordCommit(change: SeatChange): void {
-  const at = benchClockMs();
-  let byVersion = commitTimes.get(change.eventId);
-  if (!byVersion) {
-    byVersion = new Map();
-    commitTimes.set(change.eventId, byVersion);
-  }
-  const known = byVersion.get(change.version);
-  if (known === undefined || at < known) byVersion.set(change.version, at);
-}
+const heardTimes = createHeardTimes();
+const recordCommit = (change: SeatChange) => heardTimes.record(change.eventId, change.version);
 const feed = server.seatFeed;
 const handOver = feed.committed.bind(feed);
 feed.committed = (change) => {
@@ -61,7 +53,7 @@ await serveCommands(
     'publish-turns': publishTurns,
     'feed-transport': () => ({ transport: feed.transport }),
     connections: () => ({ connections: server.websocket.clients.size }),
-    commits: (args: { eventId: number }) => [...(commitTimes.get(args.eventId) ?? new Map()).entries()],
+    commits: (args: { eventId: number }) => heardTimes.of(args.eventId),
     'record-publishes': () => {
       publishedTo ??= recordPublishes(server.app.server!, benchClockMs);
       return null;

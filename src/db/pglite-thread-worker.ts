@@ -12,14 +12,8 @@ declare const self: Worker;
 let client: PGlite | undefined;
 /** Open transactions by id: the handle their queries run on, and how to end them. */
 const transactions = new Map<number, { tx: Transaction; end(commit: boolean): void; ended: Promise<unknown> }>();
+/** Stops per channel. The client sends LISTEN and UNLISTEN one after another, each once per channel. */
 const listening = new Map<string, () => Promise<void>>();
-/** LISTEN and UNLISTEN one after another: messages are handled side by side, these must not be. */
-let listenQueue: Promise<unknown> = Promise.resolve();
-function serially(operation: () => Promise<void>): Promise<void> {
-  const next = listenQueue.then(operation, operation);
-  listenQueue = next.catch(() => {});
-  return next;
-}
 
 const reply = (message: FromDatabase) => self.postMessage(message);
 
@@ -32,6 +26,15 @@ function errorFields(error: unknown): ErrorFields {
 
 /** Passes a value through as PostgreSQL's text. */
 const unparsed = (value: string) => value;
+
+/** Drizzle asks for the same few types on every query: each list's parsers are built once. */
+const parsersByList = new Map<string, Record<number, typeof unparsed>>();
+function passThroughParsers(rawTypes: number[]): Record<number, typeof unparsed> {
+  const key = rawTypes.join(',');
+  let parsers = parsersByList.get(key);
+  if (!parsers) parsersByList.set(key, (parsers = Object.fromEntries(rawTypes.map((oid) => [oid, unparsed]))));
+  return parsers;
+}
 
 /** Thrown inside a transaction to have PGlite roll it back. */
 class RollBack extends Error {}
@@ -58,7 +61,7 @@ function begin(database: PGlite, txId: number): Promise<void> {
 async function handle(message: Exclude<ToDatabase, { type: 'init' }>, database: PGlite): Promise<QueryResult | undefined> {
   switch (message.type) {
     case 'query': {
-      const parsers = Object.fromEntries(message.rawTypes.map((oid) => [oid, unparsed]));
+      const parsers = passThroughParsers(message.rawTypes);
       const on = message.txId === undefined ? database : transactions.get(message.txId)?.tx;
       if (!on) throw new Error(`transaction ${message.txId} is not open`);
       const result = await on.query(message.text, message.params, { rowMode: message.rowMode, parsers });
@@ -75,18 +78,14 @@ async function handle(message: Exclude<ToDatabase, { type: 'init' }>, database: 
       return undefined;
     }
     case 'listen':
-      await serially(async () => {
-        if (listening.has(message.channel)) return;
-        listening.set(message.channel, await database.listen(message.channel, (payload) => reply({ type: 'notification', channel: message.channel, payload })));
-      });
+      listening.set(message.channel, await database.listen(message.channel, (payload) => reply({ type: 'notification', channel: message.channel, payload })));
       return undefined;
-    case 'unlisten':
-      await serially(async () => {
-        const stop = listening.get(message.channel);
-        listening.delete(message.channel);
-        await stop?.();
-      });
+    case 'unlisten': {
+      const stop = listening.get(message.channel);
+      listening.delete(message.channel);
+      await stop?.();
       return undefined;
+    }
     case 'collect-garbage':
       Bun.gc(true);
       return undefined;

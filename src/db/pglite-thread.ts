@@ -27,6 +27,15 @@ type Request = ToDatabase extends infer M ? (M extends { id: number } ? Omit<M, 
 /** The global Worker is Bun's, with ref/unref, which the DOM lib's type of it lacks. */
 type ThreadWorker = Worker & Pick<Bun.Worker, 'ref' | 'unref'>;
 
+/** The type OIDs of a parsers object; Drizzle passes the same object on every query of a statement. */
+const rawTypesOf = new WeakMap<object, number[]>();
+function rawTypes(parsers: QueryOptions['parsers']): number[] {
+  if (!parsers) return [];
+  let types = rawTypesOf.get(parsers);
+  if (!types) rawTypesOf.set(parsers, (types = Object.keys(parsers).map(Number)));
+  return types;
+}
+
 function databaseError({ message, fields }: ErrorFields): Error {
   return Object.assign(new Error(message), fields);
 }
@@ -140,8 +149,7 @@ export class PgliteThread implements Queryable {
   }
 
   private async queryIn<T>(txId: number | undefined, text: string, params: unknown[], options: QueryOptions): Promise<QueryResult<T>> {
-    const rawTypes = options.parsers ? Object.keys(options.parsers).map(Number) : [];
-    const result = await this.call({ type: 'query', text, params, rowMode: options.rowMode, rawTypes, txId });
+    const result = await this.call({ type: 'query', text, params, rowMode: options.rowMode, rawTypes: rawTypes(options.parsers), txId });
     if (!result) throw new Error('the database thread answered a query without a result');
     // The rows are what the statement selected; T is the caller's word for them, as with PGlite itself.
     return result as QueryResult<T>;
