@@ -7,6 +7,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import type { Logger } from '../lib/logger';
 import { PgliteThread } from './pglite-thread';
 import { createAvailabilityGate, type AvailabilityGate } from './availability';
 import { createNotificationListener, type ListenOptions, type NotificationHandler } from './listener';
@@ -42,6 +43,8 @@ export interface OpenDatabaseOptions {
   maxConnections?: number;
   /** Where the embedded PGlite keeps its files when DATABASE_URL is unset (default ./data/pglite). */
   pgliteDir?: string;
+  /** Hears when PostgreSQL becomes unreachable and when it is back. */
+  logger?: Logger;
 }
 
 export async function openDatabase(databaseUrl: string | undefined, options: OpenDatabaseOptions = {}): Promise<DatabaseHandle> {
@@ -75,11 +78,11 @@ async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> 
 /**
  * How the PostgreSQL connection copes with an outage (docs/configuration.md, "When PostgreSQL
  * goes away"): a new connection gets 2 s to be ready (postgres.js waits 30 s); a failed one is
- * retried within 250 ms, not after postgres.js's backoff of up to 20 s; a ping gets 800 ms (/health answers within 1 s).
+ * retried within 250 ms, not after postgres.js's backoff of up to 20 s; a ping gets 700 ms (/health answers within 1 s).
  * Statements themselves keep their 30 s: a query slow under load is not an outage.
  */
 const CONNECT_TIMEOUT_SECONDS = 2;
-const PING_TIMEOUT_MS = 800;
+const PING_TIMEOUT_MS = 700;
 const PROBE_INTERVAL_MS = 250;
 export const reconnectDelaySeconds = (failures: number) => (0.5 + Math.random() / 2) * Math.min(0.02 * 2 ** failures, 0.25);
 
@@ -99,6 +102,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   const gate = createAvailabilityGate({
     probe: () => pinger.ping(PING_TIMEOUT_MS),
     retryMs: PROBE_INTERVAL_MS,
+    logger: options.logger,
     // Queries queued in the pool and statements on connections that will never answer fail now
     // (503) rather than one connection attempt after another; the next query gets a fresh pool.
     onUnreachable: () => pool.replace(),

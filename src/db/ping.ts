@@ -23,22 +23,36 @@ export function createPinger(url: string, options: { applicationName: string; co
       connection: { application_name: options.applicationName },
     });
 
+  /** One `select 1` on `current`; on any failure that client is dropped. */
+  async function attempt(current: postgres.Sql, timeoutMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DatabaseUnavailableError(`the database did not answer within ${Math.round(timeoutMs)} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([current`select 1`.execute(), timedOut]);
+    } catch (error) {
+      if (client === current) client = null;
+      void current.end({ timeout: 0 }).catch(() => {});
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   return {
     async ping(timeoutMs: number): Promise<void> {
       if (closed) throw new Error('the database is closed');
-      const current = (client ??= open());
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new DatabaseUnavailableError(`the database did not answer within ${timeoutMs} ms`)), timeoutMs);
-      });
+      const startedAt = performance.now();
+      const reused = client !== null;
       try {
-        await Promise.race([current`select 1`.execute(), timedOut]);
+        await attempt((client ??= open()), timeoutMs);
       } catch (error) {
-        if (client === current) client = null;
-        void current.end({ timeout: 0 }).catch(() => {});
-        throw error;
-      } finally {
-        clearTimeout(timer);
+        // A connection that was open before may just be stale (killed, or cut with the network
+        // that is back now): only a fresh one failing too says the database cannot be reached.
+        const left = timeoutMs - (performance.now() - startedAt);
+        if (!reused || closed || left <= 0 || error instanceof DatabaseUnavailableError) throw error;
+        await attempt((client = open()), left);
       }
     },
     async close(): Promise<void> {
