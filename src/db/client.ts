@@ -78,13 +78,13 @@ async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> 
 /**
  * How the PostgreSQL connection copes with an outage (docs/configuration.md, "When PostgreSQL
  * goes away"): a new connection gets 2 s to be ready (postgres.js waits 30 s); a failed one is
- * retried within 250 ms, not after postgres.js's backoff of up to 20 s; a ping gets 700 ms (/health answers within 1 s).
- * Statements themselves keep their 30 s: a query slow under load is not an outage.
+ * retried within 250 ms, not after postgres.js's backoff of up to 20 s; a ping gets 700 ms, so
+ * /health answers within 1 s. Statements keep their 30 s: a query slow under load is no outage.
  */
 const CONNECT_TIMEOUT_SECONDS = 2;
 const PING_TIMEOUT_MS = 700;
 const PROBE_INTERVAL_MS = 250;
-export const reconnectDelaySeconds = (failures: number) => (0.5 + Math.random() / 2) * Math.min(0.02 * 2 ** failures, 0.25);
+const reconnectDelaySeconds = (failures: number) => (0.5 + Math.random() / 2) * Math.min(0.02 * 2 ** failures, 0.25);
 
 async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   const openPool = () =>
