@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia';
 import type { Config } from './config';
 import type { DatabaseHandle } from './db/client';
+import { isDatabaseUnreachable } from './db/unreachable';
 import { AppError, errors, type FieldProblem } from './lib/errors';
 import { redactUrl, type Logger } from './lib/logger';
 import type { Metrics } from './lib/metrics';
@@ -92,6 +93,7 @@ export function createApp(deps: AppDeps) {
         else if (code === 'VALIDATION') appError = errors.validation(fieldProblems(error.all as ValidationIssue[], error.type));
         else if (code === 'PARSE') appError = errors.badRequest('Malformed request body: expected valid JSON');
         else if (code === 'NOT_FOUND') appError = errors.notFound(`No route for ${request.method} ${new URL(request.url).pathname}`);
+        else if (isDatabaseUnreachable(error)) appError = errors.databaseUnavailable();
         else {
           logger.error('unexpected error', {
             requestId,

@@ -7,8 +7,11 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import type { Logger } from '../lib/logger';
 import { PgliteThread } from './pglite-thread';
+import { createAvailabilityGate, type AvailabilityGate } from './availability';
 import { createNotificationListener, type ListenOptions, type NotificationHandler } from './listener';
+import { createPinger } from './ping';
 import * as schema from './schema';
 
 /** One Drizzle type for both drivers, so services never know which one they run on. */
@@ -40,6 +43,8 @@ export interface OpenDatabaseOptions {
   maxConnections?: number;
   /** Where the embedded PGlite keeps its files when DATABASE_URL is unset (default ./data/pglite). */
   pgliteDir?: string;
+  /** Hears when PostgreSQL becomes unreachable and when it is back. */
+  logger?: Logger;
 }
 
 export async function openDatabase(databaseUrl: string | undefined, options: OpenDatabaseOptions = {}): Promise<DatabaseHandle> {
@@ -70,15 +75,41 @@ async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> 
   };
 }
 
+/**
+ * How the PostgreSQL connection copes with an outage (docs/configuration.md, "When PostgreSQL
+ * goes away"): a new connection gets 2 s to be ready (postgres.js waits 30 s); a failed one is
+ * retried within 250 ms, not after postgres.js's backoff of up to 20 s; a ping gets 700 ms, so
+ * /health answers within 1 s. Statements keep their 30 s: a query slow under load is no outage.
+ */
+const CONNECT_TIMEOUT_SECONDS = 2;
+const PING_TIMEOUT_MS = 700;
+const PROBE_INTERVAL_MS = 250;
+const reconnectDelaySeconds = (failures: number) => (0.5 + Math.random() / 2) * Math.min(0.02 * 2 ** failures, 0.25);
+
 async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<DatabaseHandle> {
-  const client = postgres(url, {
-    max: options.maxConnections ?? 10,
-    onnotice: () => {},
-    // Sessions never wait forever on a lock held by a crashed request.
-    connection: { application_name: 'seatwatch', lock_timeout: 10_000, statement_timeout: 30_000 },
+  const openPool = () =>
+    postgres(url, {
+      max: options.maxConnections ?? 10,
+      onnotice: () => {},
+      connect_timeout: CONNECT_TIMEOUT_SECONDS,
+      backoff: reconnectDelaySeconds,
+      // Any connection closing may be the database going away: the gate finds out.
+      onclose: () => gate.suspect(),
+      // Sessions never wait forever on a lock held by a crashed request.
+      connection: { application_name: 'seatwatch', lock_timeout: 10_000, statement_timeout: 30_000 },
+    });
+  const pinger = createPinger(url, { applicationName: 'seatwatch-ping', connectTimeoutSeconds: PING_TIMEOUT_MS / 1000 });
+  const gate = createAvailabilityGate({
+    probe: () => pinger.ping(PING_TIMEOUT_MS),
+    retryMs: PROBE_INTERVAL_MS,
+    logger: options.logger,
+    // Queries queued in the pool and statements on connections that will never answer fail now
+    // (503) rather than one connection attempt after another; the next query gets a fresh pool.
+    onUnreachable: () => pool.replace(),
   });
+  const pool = createReplaceablePool(openPool, gate);
   await migrateExclusively(url);
-  const db = drizzlePostgres({ client, schema });
+  const db = drizzlePostgres({ client: pool.client, schema });
   // Its own application_name, so operators (and tests) can tell it apart in pg_stat_activity.
   const listener = createNotificationListener(url, 'seatwatch-listener');
   let closed = false;
@@ -87,13 +118,62 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     kind: 'postgres',
     listen: listener.listen,
     async ping() {
-      await db.execute(sql`select 1`);
+      if (closed) throw new Error('the database is closed');
+      gate.check();
+      try {
+        await pinger.ping(PING_TIMEOUT_MS);
+      } catch (error) {
+        gate.suspect();
+        throw error;
+      }
     },
     async collectGarbage() {},
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([listener.close(), client.end({ timeout: 5 })]);
+      gate.close();
+      await Promise.all([listener.close(), pool.close(), pinger.close()]);
+    },
+  };
+}
+
+/**
+ * The query pool behind one stable client, so Drizzle keeps its client while an outage swaps the
+ * pool behind it. Every query asks the gate first. Only what Drizzle calls is passed on.
+ */
+function createReplaceablePool(open: () => postgres.Sql, gate: AvailabilityGate) {
+  const first = open();
+  let current = first;
+  let closed = false;
+  const client = {
+    // Drizzle sets its date parsers here once; replacements copy them.
+    options: first.options,
+    unsafe: ((...args: Parameters<postgres.Sql['unsafe']>) => {
+      if (closed) throw new Error('the database is closed');
+      gate.check();
+      return current.unsafe(...args);
+    }) as postgres.Sql['unsafe'],
+    begin: ((...args: Parameters<postgres.Sql['begin']>) => {
+      if (closed) throw new Error('the database is closed');
+      gate.check();
+      return (current.begin as (...beginArgs: unknown[]) => ReturnType<postgres.Sql['begin']>)(...args);
+    }) as postgres.Sql['begin'],
+  } as unknown as postgres.Sql;
+
+  return {
+    client,
+    replace(): void {
+      if (closed) return;
+      const old = current;
+      current = open();
+      Object.assign(current.options.parsers, first.options.parsers);
+      Object.assign(current.options.serializers, first.options.serializers);
+      // timeout 0: queued queries and open statements fail now, with CONNECTION_DESTROYED.
+      void old.end({ timeout: 0 }).catch(() => {});
+    },
+    async close(): Promise<void> {
+      closed = true;
+      await current.end({ timeout: 5 });
     },
   };
 }

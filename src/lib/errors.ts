@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'idempotency_conflict'
   | 'payload_too_large'
   | 'rate_limited'
+  | 'database_unavailable'
   | 'internal_error';
 
 export interface FieldProblem {
@@ -67,5 +68,12 @@ export const errors = {
   idempotencyConflict: () =>
     new AppError(409, 'idempotency_conflict', 'This Idempotency-Key was already used with a different request'),
   payloadTooLarge: () => new AppError(413, 'payload_too_large', 'Request body too large'),
+  /**
+   * The database could not be reached. A change sent meanwhile may or may not have been made (the
+   * connection can drop after the commit and before the answer): repeat it with the same
+   * Idempotency-Key, or look before repeating.
+   */
+  databaseUnavailable: () =>
+    new AppError(503, 'database_unavailable', 'The database is unavailable; try again shortly'),
   internal: () => new AppError(500, 'internal_error', 'Internal server error'),
 };

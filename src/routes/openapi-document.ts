@@ -121,6 +121,7 @@ const errorExamples: Record<ErrorCode, AppError> = {
   idempotency_conflict: errors.idempotencyConflict(),
   payload_too_large: errors.payloadTooLarge(),
   rate_limited: new AppError(429, 'rate_limited', 'Too many requests'),
+  database_unavailable: errors.databaseUnavailable(),
   internal_error: errors.internal(),
 };
 
@@ -136,7 +137,7 @@ interface SuccessResponse {
 interface OperationContract {
   access: Access;
   responses: SuccessResponse[];
-  /** Codes this route answers besides internal_error (which every route may) */
+  /** Codes this route answers besides internal_error (which every route may) and database_unavailable (which every /api route may) */
   errors: ErrorCode[];
 }
 
@@ -235,9 +236,10 @@ const securityFor: Record<Access, Record<string, string[]>[]> = {
   'signed-in': [{ bearerAuth: [] }],
 };
 
-function errorResponses(codes: ErrorCode[]): Record<string, unknown> {
+function errorResponses(codes: ErrorCode[], usesDatabase: boolean): Record<string, unknown> {
   const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of [...new Set<ErrorCode>([...codes, 'internal_error'])]) {
+  const always: ErrorCode[] = usesDatabase ? ['database_unavailable', 'internal_error'] : ['internal_error'];
+  for (const code of [...new Set<ErrorCode>([...codes, ...always])]) {
     const status = errorExamples[code].status;
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
@@ -312,7 +314,8 @@ function enrich(method: string, path: string, operation: OpenApiOperation, bodyS
       content: { [success.contentType ?? 'application/json']: { schema: success.schema } },
     };
   }
-  enriched.responses = { ...responses, ...errorResponses(contract.errors) };
+  // /health reports an unreachable database in its own 503 body.
+  enriched.responses = { ...responses, ...errorResponses(contract.errors, path.startsWith('/api/')) };
   return enriched;
 }
 
