@@ -74,8 +74,10 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   const client = postgres(url, {
     max: options.maxConnections ?? 10,
     onnotice: () => {},
-    // Sessions never wait forever on a lock held by a crashed request.
-    connection: { application_name: 'seatwatch', lock_timeout: 10_000, statement_timeout: 30_000 },
+    // Sessions never wait forever on a lock held by a crashed request. Times come back in UTC
+    // whatever the server's default zone: Date cannot parse the seconds-precise offsets that
+    // zones' local mean time gives to older times (Amsterdam before 1937: +00:19:32).
+    connection: { application_name: 'seatwatch', lock_timeout: 10_000, statement_timeout: 30_000, TimeZone: 'UTC' },
   });
   await migrateExclusively(url);
   const db = drizzlePostgres({ client, schema });

@@ -1,4 +1,5 @@
 import { jwt } from '@elysiajs/jwt';
+import { isRowId } from './storable';
 
 /** What a verified token tells us about its bearer. */
 export interface TokenUser {
@@ -49,8 +50,9 @@ export function createTokens(secret: string, expiresInSeconds: number): Tokens {
       if (known) return known;
       const payload = await (await signer).verify(token);
       if (!payload) return null;
-      const id = Number(payload.sub);
-      if (!Number.isSafeInteger(id) || id <= 0 || typeof payload.exp !== 'number') return null;
+      // Only what sign() writes: a user id in decimal, within the ids a users row can have.
+      const id = typeof payload.sub === 'string' && /^[1-9]\d{0,9}$/.test(payload.sub) ? Number(payload.sub) : NaN;
+      if (!isRowId(id) || typeof payload.exp !== 'number') return null;
       const email = typeof payload.email === 'string' ? payload.email : '';
       const name = typeof payload.name === 'string' && payload.name !== '' ? payload.name : null;
       const result: VerifiedToken = Object.freeze({ user: Object.freeze({ id, email, name }), expiresAt: payload.exp });

@@ -7,6 +7,7 @@ import {
   type ServerMessage,
 } from '../protocol';
 import type { Logger } from '../lib/logger';
+import { isRowId } from '../lib/storable';
 import type { TokenUser } from '../lib/tokens';
 import { createFanOutSlices, sliceCountFor, sliceOf, type FanOutSlices } from './fan-out-slices';
 import type { SeatChange } from './seat-feed';
@@ -196,7 +197,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     const client = register(socket, user, tokenExpiresAt);
     client.queue = client.queue.then(async () => {
       const eventId = /^\d{1,10}$/.test(rawEventId) ? Number(rawEventId) : NaN;
-      const valid = Number.isSafeInteger(eventId) && eventId > 0 && eventId <= 2_147_483_647;
+      const valid = isRowId(eventId);
       const notFound = () => {
         sendError(client, 'event_not_found', `Event ${rawEventId} not found`, { eventId: valid ? eventId : rawEventId });
         closeClient(client, WS_CLOSE.eventNotFound, 'event not found');
