@@ -6,6 +6,7 @@ import {
   type SeatStateFields,
   type ServerMessage,
 } from '../protocol';
+import { describeError } from '../lib/error-description';
 import type { Logger } from '../lib/logger';
 import { isRowId } from '../lib/storable';
 import type { TokenUser } from '../lib/tokens';
@@ -216,7 +217,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
         attachSubscription(client, snapshot);
       });
     }).catch((error: unknown) => {
-      logger.error('websocket open failed', { clientId: client.clientId, error: String(error) });
+      logger.error('websocket open failed', { clientId: client.clientId, ...describeError(error) });
       closeClient(client, 1011, 'internal error');
     });
     return client.queue;
@@ -371,7 +372,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
 
   function enqueue(client: ClientState, work: () => void | Promise<void>): Promise<void> {
     client.queue = client.queue.then(work).catch((error: unknown) => {
-      logger.error('websocket message failed', { clientId: client.clientId, error: String(error) });
+      logger.error('websocket message failed', { clientId: client.clientId, ...describeError(error) });
     });
     return client.queue;
   }
