@@ -65,8 +65,9 @@ export function createTokens(secret: string, expiresInSeconds: number): Tokens {
 /**
  * Tokens that passed verification, by their exact text, until they expire. A signature check
  * through jose costs ~0.3 ms of CPU — most of a booking request's own work — and a user sends
- * the same token with every request and every WebSocket upgrade. A token's verdict cannot change
- * before its `exp` (there is no revocation), so a remembered one is the same answer for less.
+ * the same token with every request and every WebSocket upgrade. A signature's verdict cannot
+ * change before its `exp`, so a remembered one is the same answer for less; whether the account
+ * still exists is asked on every use (tokensOfExistingUsers in services/known-users.ts).
  * Only successes are kept: a forged token never takes a slot.
  */
 export function createVerifiedTokenCache(capacity: number) {

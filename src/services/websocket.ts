@@ -422,6 +422,16 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     disarmExpiry(client);
   }
 
+  /** Users whose accounts are gone: each of their connections hears `unauthorized`, then 4401. */
+  function disconnectUsers(userIds: Iterable<number>): void {
+    const gone = new Set(userIds);
+    for (const client of clients.values()) {
+      if (!gone.has(client.userId)) continue;
+      sendError(client, 'unauthorized', 'The account for this token no longer exists');
+      closeClient(client, WS_CLOSE.unauthorized, 'unauthorized');
+    }
+  }
+
   function closeAll(code: number = WS_CLOSE.goingAway, reason = 'server shutting down'): void {
     for (const client of [...clients.values()]) closeClient(client, code, reason);
   }
@@ -446,6 +456,9 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     catchUp,
     /** Event ids watched here or being read for a snapshot (for feed catch-up). */
     watchedEventIds: () => [...feedByEvent.keys()],
+    disconnectUsers,
+    /** Every user with an open connection here. */
+    connectedUserIds: () => new Set(Array.from(clients.values(), (client) => client.userId)),
     closeAll,
     stop,
     stats: () => ({ connections: clients.size, subscriptions: [...subscribersByEvent.values()].reduce((sum, set) => sum + set.size, 0) }),
