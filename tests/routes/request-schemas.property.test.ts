@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import fc from 'fast-check';
 import { createLogger } from '../../src/lib/logger';
 import { login, registerUser, startTestServer, type TestServer } from '../support/server';
@@ -12,6 +12,8 @@ import { login, registerUser, startTestServer, type TestServer } from '../suppor
  */
 
 const SEED = 20_261_203;
+// A valid registration or login costs an argon2id hash, seconds in all on a busy machine.
+setDefaultTimeout(120_000);
 
 let server: TestServer;
 let organizerToken: string;
