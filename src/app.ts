@@ -3,7 +3,8 @@ import type { Config } from './config';
 import type { DatabaseHandle } from './db/client';
 import { isDatabaseUnreachable } from './db/unreachable';
 import { AppError, errors, type FieldProblem } from './lib/errors';
-import { redactUrl, type Logger } from './lib/logger';
+import { describeError } from './lib/error-description';
+import type { Logger } from './lib/logger';
 import type { Metrics } from './lib/metrics';
 import { parseCappedBody } from './lib/request-body';
 import { traceRequest } from './lib/request-trace';
@@ -95,12 +96,8 @@ export function createApp(deps: AppDeps) {
         else if (code === 'NOT_FOUND') appError = errors.notFound(`No route for ${request.method} ${new URL(request.url).pathname}`);
         else if (isDatabaseUnreachable(error)) appError = errors.databaseUnavailable();
         else {
-          logger.error('unexpected error', {
-            requestId,
-            method: request.method,
-            path: redactUrl(new URL(request.url).pathname),
-            error: error instanceof Error ? error.stack ?? error.message : String(error),
-          });
+          // The cause, never its message, stack, the body or the parameters (error-description.ts).
+          logger.error('unexpected error', { requestId, method: request.method, route: context.route || 'unmatched', ...describeError(error) });
           appError = errors.internal();
         }
         context.set.status = appError.status;

@@ -4,6 +4,7 @@
  * with `import type` only, so the browser bundle carries none of zod.
  */
 import { z } from 'zod';
+import { MAX_ROW_ID } from './lib/storable';
 
 export const WS_CLOSE = {
   goingAway: 1001,
@@ -25,7 +26,7 @@ export const WS_LIMITS = {
   clientPingIntervalMs: 30_000,
 } as const;
 
-const eventId = z.number().int().positive().max(2_147_483_647);
+const eventId = z.number().int().positive().max(MAX_ROW_ID);
 
 export const clientMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ping') }),

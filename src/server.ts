@@ -10,6 +10,7 @@ import { getViewableSeatStates } from './services/event';
 import { MAX_GROUPING_HOLD_MS } from './services/seat-change-grouping';
 import type { SeatFeed } from './services/seat-feed';
 import { createSeatFeed } from './services/seat-feed-transport';
+import { createKnownUsers, tokensOfExistingUsers } from './services/known-users';
 import { createBatchedSeatStateLoader } from './services/seat-state-reads';
 import { createWebSocketManager, type WebSocketManager } from './services/websocket';
 
@@ -66,7 +67,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
   const stopFeed = seatFeed.subscribe(websocket.handleSeatChange);
 
-  const tokens = createTokens(config.jwtSecret, config.jwtExpiresInSeconds);
+  const knownUsers = await createKnownUsers(database, {
+    logger,
+    connectedUserIds: websocket.connectedUserIds,
+    onDeleted: websocket.disconnectUsers,
+  });
+  const tokens = tokensOfExistingUsers(createTokens(config.jwtSecret, config.jwtExpiresInSeconds), knownUsers);
   const app = createApp({ config, database, tokens, seatFeed, websocket, metrics, logger, websocketIdleTimeoutSeconds: options.websocketIdleTimeoutSeconds });
   if (options.workerId !== undefined) {
     const workerId = String(options.workerId);
@@ -74,7 +80,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       set.headers['x-seatwatch-worker'] = workerId;
     });
   }
-  app.listen({ port: config.port, hostname: config.host, websocket: websocketHandlers(websocket) });
+  app.listen({ port: config.port, hostname: config.host, websocket: websocketHandlers(websocket, knownUsers) });
   const server = app.server!;
   const port = server.port!;
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
@@ -93,7 +99,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         websocket.stop();
         await server.stop(false);
         stopFeed();
-        await seatFeed.close();
+        await Promise.all([seatFeed.close(), knownUsers.stop()]);
         if (ownsDatabase) await database.close();
       })();
       return stopping;

@@ -95,8 +95,10 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
       backoff: reconnectDelaySeconds,
       // Any connection closing may be the database going away: the gate finds out.
       onclose: () => gate.suspect(),
-      // Sessions never wait forever on a lock held by a crashed request.
-      connection: { application_name: 'seatwatch', lock_timeout: 10_000, statement_timeout: 30_000 },
+      // Sessions never wait forever on a lock held by a crashed request. Times come back in UTC
+      // whatever the server's default zone: Date cannot parse the seconds-precise offsets that
+      // zones' local mean time gives to older times (Amsterdam before 1937: +00:19:32).
+      connection: { application_name: 'seatwatch', lock_timeout: 10_000, statement_timeout: 30_000, TimeZone: 'UTC' },
     });
   const pinger = createPinger(url, { applicationName: 'seatwatch-ping', connectTimeoutSeconds: PING_TIMEOUT_MS / 1000 });
   const gate = createAvailabilityGate({

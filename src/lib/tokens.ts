@@ -1,4 +1,5 @@
 import { jwt } from '@elysiajs/jwt';
+import { isRowId } from './storable';
 
 /** What a verified token tells us about its bearer. */
 export interface TokenUser {
@@ -49,8 +50,9 @@ export function createTokens(secret: string, expiresInSeconds: number): Tokens {
       if (known) return known;
       const payload = await (await signer).verify(token);
       if (!payload) return null;
-      const id = Number(payload.sub);
-      if (!Number.isSafeInteger(id) || id <= 0 || typeof payload.exp !== 'number') return null;
+      // Only what sign() writes: a user id in decimal, within the ids a users row can have.
+      const id = typeof payload.sub === 'string' && /^[1-9]\d{0,9}$/.test(payload.sub) ? Number(payload.sub) : NaN;
+      if (!isRowId(id) || typeof payload.exp !== 'number') return null;
       const email = typeof payload.email === 'string' ? payload.email : '';
       const name = typeof payload.name === 'string' && payload.name !== '' ? payload.name : null;
       const result: VerifiedToken = Object.freeze({ user: Object.freeze({ id, email, name }), expiresAt: payload.exp });
@@ -63,8 +65,9 @@ export function createTokens(secret: string, expiresInSeconds: number): Tokens {
 /**
  * Tokens that passed verification, by their exact text, until they expire. A signature check
  * through jose costs ~0.3 ms of CPU — most of a booking request's own work — and a user sends
- * the same token with every request and every WebSocket upgrade. A token's verdict cannot change
- * before its `exp` (there is no revocation), so a remembered one is the same answer for less.
+ * the same token with every request and every WebSocket upgrade. A signature's verdict cannot
+ * change before its `exp`, so a remembered one is the same answer for less; whether the account
+ * still exists is asked on every use (tokensOfExistingUsers in services/known-users.ts).
  * Only successes are kept: a forged token never takes a slot.
  */
 export function createVerifiedTokenCache(capacity: number) {

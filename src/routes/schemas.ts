@@ -1,27 +1,43 @@
 import { z } from 'zod';
+import { isStorableInstant, isStorableText, MAX_ROW_ID, STORABLE_INSTANT_RULE, STORABLE_TEXT_RULE } from '../lib/storable';
 
-/** Request schemas shared by validation and the OpenAPI document. */
+/**
+ * Request schemas shared by validation and the OpenAPI document. Every string that reaches the
+ * database is `storableText`, every time `storableInstant` and every id `rowId`, so what passes
+ * here PostgreSQL also accepts (src/lib/storable.ts).
+ */
 
-export const positiveId = z.coerce.number().int().positive().max(2_147_483_647);
+const storableText = () => z.string().refine(isStorableText, STORABLE_TEXT_RULE);
+
+/** An ISO 8601 time with an offset, as a Date PostgreSQL can store. */
+const storableInstant = () =>
+  z.iso
+    .datetime({ offset: true })
+    .transform((text) => new Date(text))
+    .refine(isStorableInstant, STORABLE_INSTANT_RULE);
+
+const rowId = () => z.number().int().positive().max(MAX_ROW_ID);
+
+export const positiveId = z.coerce.number().int().positive().max(MAX_ROW_ID);
 
 export const idParams = z.object({ id: positiveId });
 
 export const registerBody = z.object({
-  email: z.email().max(320),
+  email: z.email().max(320).refine(isStorableText, STORABLE_TEXT_RULE),
   password: z.string().min(8).max(128),
-  name: z.string().trim().max(200).nullish(),
+  name: storableText().trim().max(200).nullish(),
 });
 
 export const loginBody = z.object({
-  email: z.string().min(1).max(320),
+  email: storableText().min(1).max(320),
   password: z.string().min(1).max(1024),
 });
 
 const eventFields = {
-  name: z.string().trim().min(1).max(200),
-  description: z.string().max(10_000),
-  venue: z.string().max(200),
-  startsAt: z.iso.datetime({ offset: true }).transform((text) => new Date(text)),
+  name: storableText().trim().min(1).max(200),
+  description: storableText().max(10_000),
+  venue: storableText().max(200),
+  startsAt: storableInstant(),
   capacity: z.number().int().min(1).max(1_000_000),
   status: z.enum(['draft', 'published']),
 };
@@ -46,7 +62,7 @@ export const listEventsQuery = z.object({
 });
 
 export const createBookingBody = z.object({
-  eventId: z.number().int().positive().max(2_147_483_647),
+  eventId: rowId(),
   quantity: z.number().int().min(1).max(10).default(1),
 });
 

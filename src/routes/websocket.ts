@@ -3,6 +3,7 @@ import { Elysia } from 'elysia';
 import type { AppDeps } from '../app';
 import { errors } from '../lib/errors';
 import { bearerToken, type VerifiedToken } from '../lib/tokens';
+import type { KnownUsers } from '../services/known-users';
 import type { WebSocketManager } from '../services/websocket';
 
 /** All a socket carries: who it is (or that its token was refused) and the event it asked for. */
@@ -43,11 +44,12 @@ export function websocketRoutes({ tokens }: AppDeps) {
  * Bun's WebSocket callbacks for every upgraded socket, handed straight to the manager. Passed to
  * `listen` so they replace Elysia's dispatcher, which would look for handlers on the socket's data.
  */
-export function websocketHandlers(websocket: WebSocketManager): WebSocketHandler<SocketData> {
+export function websocketHandlers(websocket: WebSocketManager, knownUsers: Pick<KnownUsers, 'wasDeleted'>): WebSocketHandler<SocketData> {
   return {
     open(socket: ServerWebSocket<SocketData>) {
       const { verified, eventId } = socket.data;
-      if (!verified) return websocket.rejectUnauthorized(socket);
+      // The account may have been deleted between the upgrade's check and this open.
+      if (!verified || knownUsers.wasDeleted(verified.user.id)) return websocket.rejectUnauthorized(socket);
       if (eventId === undefined) websocket.openGeneral(socket, verified.user, verified.expiresAt);
       else void websocket.openForEvent(socket, verified.user, verified.expiresAt, eventId);
     },

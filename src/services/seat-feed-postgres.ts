@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { DatabaseHandle } from '../db/client';
+import { describeError } from '../lib/error-description';
 import type { Logger } from '../lib/logger';
 import { createSeatChangeGrouping } from './seat-change-grouping';
 import { createHandlerSet, type FeedChange, type FeedChangeSql, type SeatChange, type SeatFeed, type SeatFeedBaseOptions } from './seat-feed';
@@ -96,7 +97,7 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
         return;
       } catch (error) {
         const retryInMs = CATCH_UP_RETRY_MS[Math.min(attempt, CATCH_UP_RETRY_MS.length - 1)]!;
-        logger.warn('seat feed: catch-up after reconnect failed; retrying', { error: String(error), retryInMs });
+        logger.warn('seat feed: catch-up after reconnect failed; retrying', { ...describeError(error), retryInMs });
         await Bun.sleep(retryInMs);
       }
     }

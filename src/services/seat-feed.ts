@@ -1,4 +1,5 @@
 import type { SQL, SQLWrapper } from 'drizzle-orm';
+import { describeError } from '../lib/error-description';
 import { createLogger, type Logger } from '../lib/logger';
 import type { SeatMessageType, SeatStateFields } from '../protocol';
 import { createSeatChangeGrouping, type ChangeInFlight } from './seat-change-grouping';
@@ -71,7 +72,7 @@ export function createHandlerSet(logger: Logger) {
         try {
           handler(change);
         } catch (error) {
-          logger.error('seat feed: subscriber failed', { eventId: change.eventId, error: String(error) });
+          logger.error('seat feed: subscriber failed', { eventId: change.eventId, ...describeError(error) });
         }
       }
     },

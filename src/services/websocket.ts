@@ -7,7 +7,9 @@ import {
   type SeatStateFields,
   type ServerMessage,
 } from '../protocol';
+import { describeError } from '../lib/error-description';
 import type { Logger } from '../lib/logger';
+import { isRowId } from '../lib/storable';
 import type { TokenUser } from '../lib/tokens';
 import { createFanOutSlices, sliceCountFor, sliceOf, type FanOutSlices } from './fan-out-slices';
 import type { ViewableSeatState } from './event';
@@ -201,7 +203,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
    */
   function openForEvent(socket: ManagedSocket, user: TokenUser, tokenExpiresAt: number, rawEventId: string): Promise<void> {
     const eventId = /^\d{1,10}$/.test(rawEventId) ? Number(rawEventId) : NaN;
-    const valid = Number.isSafeInteger(eventId) && eventId > 0 && eventId <= 2_147_483_647;
+    const valid = isRowId(eventId);
     const client = register(socket, user, tokenExpiresAt, valid ? eventId : null);
     client.queue = client.queue.then(async () => {
       const notFound = () => {
@@ -222,7 +224,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
         attachSubscription(client, snapshot);
       });
     }).catch((error: unknown) => {
-      logger.error('websocket open failed', { clientId: client.clientId, error: String(error) });
+      logger.error('websocket open failed', { clientId: client.clientId, ...describeError(error) });
       closeClient(client, 1011, 'internal error');
     });
     return client.queue;
@@ -411,7 +413,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
 
   function enqueue(client: ClientState, work: () => void | Promise<void>): Promise<void> {
     client.queue = client.queue.then(work).catch((error: unknown) => {
-      logger.error('websocket message failed', { clientId: client.clientId, error: String(error) });
+      logger.error('websocket message failed', { clientId: client.clientId, ...describeError(error) });
     });
     return client.queue;
   }
@@ -461,6 +463,16 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     disarmExpiry(client);
   }
 
+  /** Users whose accounts are gone: each of their connections hears `unauthorized`, then 4401. */
+  function disconnectUsers(userIds: Iterable<number>): void {
+    const gone = new Set(userIds);
+    for (const client of clients.values()) {
+      if (!gone.has(client.userId)) continue;
+      sendError(client, 'unauthorized', 'The account for this token no longer exists');
+      closeClient(client, WS_CLOSE.unauthorized, 'unauthorized');
+    }
+  }
+
   function closeAll(code: number = WS_CLOSE.goingAway, reason = 'server shutting down'): void {
     for (const client of [...clients.values()]) closeClient(client, code, reason);
   }
@@ -485,6 +497,9 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     catchUp,
     /** Event ids watched here or being read for a snapshot (for feed catch-up). */
     watchedEventIds: () => [...feedByEvent.keys()],
+    disconnectUsers,
+    /** Every user with an open connection here. */
+    connectedUserIds: () => new Set(Array.from(clients.values(), (client) => client.userId)),
     closeAll,
     stop,
     stats: () => ({ connections: clients.size, subscriptions: [...subscribersByEvent.values()].reduce((sum, set) => sum + set.size, 0) }),

@@ -1,4 +1,5 @@
 import { expect, test } from 'bun:test';
+import { jwt } from '@elysiajs/jwt';
 import { createTokens, createVerifiedTokenCache, type VerifiedToken } from '../../src/lib/tokens';
 
 const SECRET = 's'.repeat(48);
@@ -56,4 +57,16 @@ test('an expired entry is never answered, and capacity 0 keeps nothing', () => {
   const none = createVerifiedTokenCache(0);
   none.remember('x', verdict(1));
   expect(none.get('x')).toBeUndefined();
+});
+
+test('a correctly signed token is refused unless its sub is a user id PostgreSQL can hold (1..2147483647, plain decimal)', async () => {
+  const tokens = createTokens(SECRET, 60);
+  // Signs any claims with the same secret, as a forger holding the key (or an older version) could.
+  const signer = jwt({ name: 'jwt', secret: SECRET }).decorator.jwt;
+  const exp = Math.floor(Date.now() / 1000) + 60;
+  const signedWith = (sub: unknown) => signer.sign({ sub: sub as string, email: 'x@example.com', name: '', exp });
+  expect((await tokens.verify(await signedWith('2147483647')))?.user.id).toBe(2_147_483_647);
+  for (const sub of ['2147483648', '9007199254740993', '0', '-1', '1e3', '007', ' 7', '7.0', '0x10', '']) {
+    expect(await tokens.verify(await signedWith(sub))).toBeNull();
+  }
 });

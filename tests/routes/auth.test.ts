@@ -61,6 +61,10 @@ describe('POST /api/auth/register', () => {
     ['a 129-character password', { email: 'toolong@example.com', password: 'p'.repeat(129) }, 'password'],
     ['a missing password', { email: 'nopass@example.com' }, 'password'],
     ['a non-string password', { email: 'numpass@example.com', password: 12345678 }, 'password'],
+    // PostgreSQL cannot store NUL in text, and a lone surrogate would be stored as U+FFFD.
+    ['a NUL byte in the name', { email: 'nul-name@example.com', password: 'password123', name: 'Nul\u0000Name' }, 'name'],
+    ['a lone surrogate in the name', { email: 'surrogate@example.com', password: 'password123', name: 'half \ud800 pair' }, 'name'],
+    ['a NUL byte in the email', { email: 'nul\u0000@example.com', password: 'password123' }, 'email'],
   ];
   for (const [label, body, field] of invalid) {
     test(`${label} → 400 validation_error naming ${field}; no account made`, async () => {
@@ -122,6 +126,12 @@ describe('POST /api/auth/login', () => {
     expectError(await server.request('POST', '/api/auth/login', { body: { password: 'password' } }), 400, 'validation_error');
     expectError(await server.request('POST', '/api/auth/login', { body: {} }), 400, 'validation_error');
   });
+
+  test('a NUL byte in the email → 400 validation_error naming email, not 500', async () => {
+    const response = await server.request('POST', '/api/auth/login', { body: { email: 'test@example.com\u0000', password: 'password' } });
+    expectError(response, 400, 'validation_error');
+    expect(response.body.error.details.map((problem: { field: string }) => problem.field)).toEqual(['email']);
+  });
 });
 
 describe('GET /api/auth/me', () => {
@@ -142,6 +152,8 @@ describe('GET /api/auth/me', () => {
     ['a token signed with another secret', async () => `Bearer ${await createTokens('x'.repeat(48), 60).sign(demoUser)}`],
     ['an expired token', async () => `Bearer ${await createTokens(secret, -60).sign(demoUser)}`],
     ['a token for a user that does not exist', async () => `Bearer ${await createTokens(secret, 60).sign({ id: 999_999, email: 'ghost@example.com', name: null })}`],
+    // PostgreSQL's integer ids end at 2^31 - 1: a larger sub must not reach a query.
+    ['a token whose sub is past the id range', async () => `Bearer ${await createTokens(secret, 60).sign({ id: 2_147_483_648, email: 'big@example.com', name: null })}`],
     ['a non-Bearer scheme', async () => `Basic ${btoa('test@example.com:password')}`],
   ];
   for (const [label, authorization] of badAuthorization) {

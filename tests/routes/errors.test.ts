@@ -198,7 +198,7 @@ test('internal_error: no internals leak, the request id is logged, and the serve
   // Logged server-side with the request id the client saw, and the detail stays in the log.
   const logged = logLines.filter((line) => line.msg === 'unexpected error');
   expect(logged.map((line) => line.requestId)).toEqual(expect.arrayContaining([list.requestId, booking.requestId]));
-  expect(String(logged[0]!.error).length).toBeGreaterThan(0);
+  expect(String(logged[0]!.errorClass).length).toBeGreaterThan(0);
   // Tokens never reach the logs.
   expect(JSON.stringify(logLines)).not.toContain(aliceToken);
 

@@ -173,6 +173,14 @@ describe('POST /api/events', () => {
     ['a blank name', { name: '   ' }, 'name'],
     ['a 201-character name', { name: 'n'.repeat(201) }, 'name'],
     ['an unknown status', { status: 'cancelled' }, 'status'],
+    // Values the schema once let through and PostgreSQL refused (500 before).
+    ['a NUL byte in the name', { name: 'Nul\u0000' }, 'name'],
+    ['a NUL byte in the description', { description: 'a\u0000b' }, 'description'],
+    ['a NUL byte in the venue', { venue: '\u0000' }, 'venue'],
+    ['a lone surrogate in the venue', { venue: 'Hall \udc00' }, 'venue'],
+    ['startsAt in year 0', { startsAt: '0000-01-01T00:00:00Z' }, 'startsAt'],
+    ['startsAt before year 1 in UTC', { startsAt: '0001-01-01T00:00:00+01:00' }, 'startsAt'],
+    ['startsAt after year 9999 in UTC', { startsAt: '9999-12-31T23:59:59-01:00' }, 'startsAt'],
   ];
   for (const [label, overrides, field] of invalid) {
     test(`${label} → 400 validation_error on ${field}; nothing created`, async () => {
@@ -273,7 +281,7 @@ describe('PATCH /api/events/:id', () => {
     expect(await readEventRow(server.database.db, 1)).toEqual(before);
   });
 
-  const invalidPatches: [string, unknown][] = [
+  const invalidPatches: [string, unknown, string?][] = [
     ['an empty patch', {}],
     ['only unknown fields', { organizerId: 2 }],
     ['capacity 0', { capacity: 0 }],
@@ -281,11 +289,17 @@ describe('PATCH /api/events/:id', () => {
     ['a bad startsAt', { startsAt: 'soon' }],
     ['a blank name', { name: '' }],
     ['an unknown status', { status: 'archived' }],
+    ['a NUL byte in the name', { name: 'a\u0000' }, 'name'],
+    ['a NUL byte in the description', { description: '\u0000' }, 'description'],
+    ['a NUL byte in the venue', { venue: 'x\u0000y' }, 'venue'],
+    ['startsAt in year 0', { startsAt: '0000-06-01T00:00:00Z' }, 'startsAt'],
   ];
-  for (const [label, body] of invalidPatches) {
+  for (const [label, body, field] of invalidPatches) {
     test(`${label} → 400 validation_error; unchanged`, async () => {
       const before = await readEventRow(server.database.db, 2);
-      expectError(await server.request('PATCH', '/api/events/2', { token: organizer, body }), 400, 'validation_error');
+      const response = await server.request('PATCH', '/api/events/2', { token: organizer, body });
+      expectError(response, 400, 'validation_error');
+      if (field) expect(response.body.error.details.map((problem: { field: string }) => problem.field)).toContain(field);
       expect(await readEventRow(server.database.db, 2)).toEqual(before);
     });
   }

@@ -108,6 +108,8 @@ describe('on connect', () => {
     ['garbage', async () => 'not-a-jwt'],
     ['signed with another secret', () => foreignSigner.sign(someone)],
     ['expired', () => expiredSigner.sign(someone)],
+    // Correctly signed, but no users row can have this id: it must not reach a query.
+    ['out-of-range sub', () => createTokens(secret, 60).sign({ id: 2_147_483_648, email: 'big@example.com', name: null })],
   ];
 
   async function expectRejected(socket: TestSocket): Promise<void> {
