@@ -9,6 +9,7 @@ import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { PgliteThread } from './pglite-thread';
 import { createNotificationListener, type ListenOptions, type NotificationHandler } from './listener';
+import { lockDataDir } from './pglite-lock';
 import * as schema from './schema';
 
 /** One Drizzle type for both drivers, so services never know which one they run on. */
@@ -50,8 +51,12 @@ export async function openDatabase(databaseUrl: string | undefined, options: Ope
 /** PGlite runs on a thread of its own (pglite-thread.ts), which also applies the migrations. */
 async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const releaseLock = dataDir ? lockDataDir(dataDir) : () => {};
   const client = new PgliteThread(dataDir, migrationsFolder);
-  await client.waitReady;
+  await client.waitReady.catch((error: unknown) => {
+    releaseLock();
+    throw error;
+  });
   // Drizzle's PGlite session calls only query() and transaction(), which PgliteThread offers.
   const db = drizzlePglite({ client: client as unknown as PGlite, schema });
   return {
@@ -66,7 +71,7 @@ async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> 
       await client.query('select 1');
     },
     collectGarbage: () => client.collectGarbage(),
-    close: () => client.close(),
+    close: () => client.close().finally(releaseLock),
   };
 }
 
