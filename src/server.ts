@@ -39,8 +39,10 @@ export interface StartOptions {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const ownsDatabase = !options.database;
-  const database = options.database ?? (await openDatabase(config.databaseUrl));
-  if (config.seedDemo && (await seedDemoData(database.db))) logger.info('demo data loaded', { users: ['test@example.com', 'alice@example.com'] });
+  const database = options.database ?? (await openDatabase(config.databaseUrl, { logger }));
+  if (config.seedDemo && (await seedDemoData(database.db, () => logger.info('loading demo data')))) {
+    logger.info('demo data loaded', { users: ['test@example.com', 'alice@example.com'] });
+  }
 
   const metrics = createMetrics();
   const websocket = createWebSocketManager({

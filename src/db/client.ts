@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
@@ -7,6 +8,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { redactPassword, type Logger } from '../lib/logger';
 import { PgliteThread } from './pglite-thread';
 import { createNotificationListener, type ListenOptions, type NotificationHandler } from './listener';
 import { lockDataDir } from './pglite-lock';
@@ -41,18 +43,22 @@ export interface OpenDatabaseOptions {
   maxConnections?: number;
   /** Where the embedded PGlite keeps its files when DATABASE_URL is unset (default ./data/pglite). */
   pgliteDir?: string;
+  /** Hears each start-up step (opening, migrating), as it begins. */
+  logger?: Logger;
 }
 
 export async function openDatabase(databaseUrl: string | undefined, options: OpenDatabaseOptions = {}): Promise<DatabaseHandle> {
   if (databaseUrl?.startsWith('postgres')) return openPostgres(databaseUrl, options);
-  return openPglite(databaseUrl === 'memory://' ? undefined : (options.pgliteDir ?? DEFAULT_PGLITE_DIR));
+  return openPglite(databaseUrl === 'memory://' ? undefined : (options.pgliteDir ?? DEFAULT_PGLITE_DIR), options.logger);
 }
 
 /** PGlite runs on a thread of its own (pglite-thread.ts), which also applies the migrations. */
-async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> {
+async function openPglite(dataDir: string | undefined, logger: Logger | undefined): Promise<DatabaseHandle> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const releaseLock = dataDir ? lockDataDir(dataDir) : () => {};
-  const client = new PgliteThread(dataDir, migrationsFolder);
+  const creating = !dataDir || !existsSync(join(dataDir, 'PG_VERSION'));
+  logger?.info(creating ? 'creating the database' : 'opening the database', { database: 'pglite', dir: dataDir ?? 'memory://' });
+  const client = new PgliteThread(dataDir, migrationsFolder, { onMigrating: () => logger?.info('applying migrations') });
   await client.waitReady.catch((error: unknown) => {
     releaseLock();
     throw error;
@@ -82,7 +88,8 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     // Sessions never wait forever on a lock held by a crashed request.
     connection: { application_name: 'seatwatch', lock_timeout: 10_000, statement_timeout: 30_000 },
   });
-  await migrateExclusively(url);
+  options.logger?.info('connecting to the database', { database: 'postgres', url: redactPassword(url) });
+  await migrateExclusively(url, options.logger);
   const db = drizzlePostgres({ client, schema });
   // Its own application_name, so operators (and tests) can tell it apart in pg_stat_activity.
   const listener = createNotificationListener(url, 'seatwatch-listener');
@@ -107,10 +114,11 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
  * Several processes may start at once on one database (WORKERS=n, tests): a session advisory
  * lock on a one-connection client makes them apply migrations one at a time.
  */
-async function migrateExclusively(url: string): Promise<void> {
+async function migrateExclusively(url: string, logger: Logger | undefined): Promise<void> {
   const client = postgres(url, { max: 1, onnotice: () => {} });
   try {
     await client`select pg_advisory_lock(827341)`;
+    logger?.info('applying migrations');
     await migratePostgres(drizzlePostgres({ client }), { migrationsFolder });
     await client`select pg_advisory_unlock(827341)`;
   } finally {

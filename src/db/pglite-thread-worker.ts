@@ -101,6 +101,7 @@ self.onmessage = async (event: MessageEvent<ToDatabase>) => {
     try {
       client = message.dataDir ? new PGlite(message.dataDir) : new PGlite();
       await client.waitReady;
+      reply({ type: 'migrating' });
       await migrate(drizzle({ client }), { migrationsFolder: message.migrationsFolder });
       // Starting PGlite leaves ~500 MB of garbage in this thread's heap, which the server's own
       // collections never reach: collected now, the process starts at ~340 MB instead of ~880.
