@@ -1,6 +1,8 @@
 import { stopWhenSupervisorGone, superviseWorkers, workerNumberFrom } from './cluster';
 import { ConfigError, loadConfig, type Config } from './config';
-import { createLogger } from './lib/logger';
+import { databaseErrorCode } from './db/client';
+import { createLogger, redactPassword } from './lib/logger';
+import { claimPort } from './lib/port';
 import { startServer } from './server';
 
 function readConfig(): Config {
@@ -15,26 +17,54 @@ function readConfig(): Config {
   }
 }
 
+/** How postgres.js and the socket layer say that the database server could not be reached at all. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'CONNECT_TIMEOUT']);
+
+/** One line on stderr saying why, never a stack trace or a password, then exit 1. */
+function failStart(error: unknown): never {
+  const code = databaseErrorCode(error);
+  const reason =
+    config.databaseUrl?.startsWith('postgres') && code !== undefined && UNREACHABLE_CODES.has(code)
+      ? `cannot reach the database at ${redactPassword(config.databaseUrl)} (${code})`
+      : (error instanceof Error ? error.message : String(error)).split('\n')[0];
+  process.stderr.write(`Failed to start: ${reason}\n`);
+  process.exit(1);
+}
+
 const config = readConfig();
 const logger = createLogger(config.logLevel);
 const workerNumber = workerNumberFrom(process.argv);
 // WORKERS>1: this process only supervises; the workers are copies of it started with --worker.
-if (config.workers > 1 && workerNumber === null) process.exit(await superviseWorkers(config, logger, import.meta.path));
+if (config.workers > 1 && workerNumber === null) {
+  let supervised: Promise<number>;
+  try {
+    supervised = superviseWorkers(config, logger, import.meta.path);
+  } catch (error) {
+    failStart(error);
+  }
+  process.exit(await supervised);
+}
 if (config.jwtSecretIsDefault) logger.warn('JWT_SECRET is not set: using the development default. Set it in production.');
+// A taken port is found before the database opens, which can take seconds (first start on PGlite).
+if (workerNumber === null && config.port !== 0) {
+  try {
+    claimPort(config.host, config.port);
+  } catch (error) {
+    failStart(error);
+  }
+}
 
-const startedAt = performance.now();
 let server: Awaited<ReturnType<typeof startServer>>;
 try {
   server = await startServer(config, { logger, workerId: workerNumber ?? undefined });
 } catch (error) {
-  const reason = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`Failed to start: ${reason.split('\n')[0]}\n`);
-  process.exit(1);
+  failStart(error);
 }
-logger.info(`Seatwatch listening on ${server.url}`, {
+logger.announce(`Seatwatch listening on ${server.url}`, {
   port: server.port,
   database: server.database.kind,
-  startupMs: Math.round(performance.now() - startedAt),
+  // Since the process started (performance's time origin), module loading included.
+  startupMs: Math.round(performance.now()),
   worker: workerNumber ?? undefined,
   pid: workerNumber === null ? undefined : process.pid,
 });
