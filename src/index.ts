@@ -20,14 +20,22 @@ function readConfig(): Config {
 /** How postgres.js and the socket layer say that the database server could not be reached at all. */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'CONNECT_TIMEOUT']);
 
+/** PostgreSQL's SQLSTATE for a database that does not exist. */
+const INVALID_CATALOG_NAME = '3D000';
+
+function startFailureReason(error: unknown): string {
+  const [message = ''] = (error instanceof Error ? error.message : String(error)).split('\n');
+  const url = config.databaseUrl;
+  if (!url?.startsWith('postgres')) return message;
+  const code = databaseErrorCode(error);
+  if (code !== undefined && UNREACHABLE_CODES.has(code)) return `cannot reach the database at ${redactPassword(url)} (${code})`;
+  if (code === INVALID_CATALOG_NAME) return `${message}: create it first (createdb ${decodeURIComponent(new URL(url).pathname.slice(1))})`;
+  return message;
+}
+
 /** One line on stderr saying why, never a stack trace or a password, then exit 1. */
 function failStart(error: unknown): never {
-  const code = databaseErrorCode(error);
-  const reason =
-    config.databaseUrl?.startsWith('postgres') && code !== undefined && UNREACHABLE_CODES.has(code)
-      ? `cannot reach the database at ${redactPassword(config.databaseUrl)} (${code})`
-      : (error instanceof Error ? error.message : String(error)).split('\n')[0];
-  process.stderr.write(`Failed to start: ${reason}\n`);
+  process.stderr.write(`Failed to start: ${startFailureReason(error)}\n`);
   process.exit(1);
 }
 

@@ -131,3 +131,16 @@ test('an unreachable database stops start-up with exit 1 and one line naming it,
   expect(exitCode).toBe(1);
   expect(stderr).toBe('Failed to start: cannot reach the database at postgres://seatwatch:***@127.0.0.1:1/nothing (ECONNREFUSED)\n');
 }, 40_000);
+
+if (usingPostgres()) {
+  test('a database that does not exist on the server: exit 1, one line saying to create it', async () => {
+    const url = new URL(process.env.DATABASE_URL!);
+    url.pathname = '/seatwatch_never_created';
+    const server = spawnServerProcess({ LOG_LEVEL: 'silent', DATABASE_URL: url.toString() });
+    const { exitCode, stderr } = await failedStart(server);
+    expect({ exitCode, stderr }).toEqual({
+      exitCode: 1,
+      stderr: 'Failed to start: database "seatwatch_never_created" does not exist: create it first (createdb seatwatch_never_created)\n',
+    });
+  }, 40_000);
+}
