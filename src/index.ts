@@ -68,14 +68,6 @@ try {
 } catch (error) {
   failStart(error);
 }
-logger.announce(`Seatwatch listening on ${server.url}`, {
-  port: server.port,
-  database: server.database.kind,
-  // Since the process started (performance's time origin), module loading included.
-  startupMs: Math.round(performance.now()),
-  worker: workerNumber ?? undefined,
-  pid: workerNumber === null ? undefined : process.pid,
-});
 
 let shuttingDown = false;
 async function shutdown(signal: string): Promise<void> {
@@ -89,3 +81,13 @@ async function shutdown(signal: string): Promise<void> {
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 if (workerNumber !== null) stopWhenSupervisorGone(() => void shutdown('supervisor gone'));
+
+// Last: whoever reads this line may signal at once, and the handlers above must be in place.
+logger.announce(`Seatwatch listening on ${server.url}`, {
+  port: server.port,
+  database: server.database.kind,
+  // Since the process started (performance's time origin), module loading included.
+  startupMs: Math.round(performance.now()),
+  worker: workerNumber ?? undefined,
+  pid: workerNumber === null ? undefined : process.pid,
+});
