@@ -1,11 +1,12 @@
 import type { Subprocess } from 'bun';
 import type { Config } from './config';
 import type { Logger } from './lib/logger';
+import { claimPort } from './lib/port';
 
 /**
  * WORKERS=n: the process started by `bun run start` becomes a supervisor that runs n server
  * processes of the same entry point on one port. The kernel spreads incoming connections over
- * them (SO_REUSEPORT, which Elysia's listen sets); seat changes reach all of them through
+ * them (SO_REUSEPORT, which only these workers set); seat changes reach all of them through
  * PostgreSQL LISTEN/NOTIFY. The supervisor itself opens no database and serves nothing.
  */
 
@@ -26,14 +27,6 @@ const RESTART_DELAY_MS = 1_000;
 /** After SIGTERM, workers get this long to drain before they are killed. */
 const DRAIN_TIMEOUT_MS = 30_000;
 
-/** With PORT=0 every worker must still bind the same port, so the supervisor picks it first. */
-function findFreePort(hostname: string): number {
-  const probe = Bun.listen({ hostname, port: 0, socket: { data() {} } });
-  const port = probe.port;
-  probe.stop(true);
-  return port;
-}
-
 interface Worker {
   number: number;
   process: Subprocess;
@@ -45,9 +38,12 @@ interface Worker {
  * after start-up is restarted; one that fails during start-up stops the whole group. SIGTERM
  * and SIGINT are passed to every worker, which closes its sockets with 1001 and drains its
  * requests. Resolves with the exit code for the supervisor: 0 when every worker exited 0.
+ * Throws PortInUseError, starting nothing, when anything holds the port (another group included).
  */
 export function superviseWorkers(config: Config, logger: Logger, entryPoint: string): Promise<number> {
-  const port = config.port === 0 ? findFreePort(config.host) : config.port;
+  // The workers share the port with one another only: an exclusive bind first finds anything else
+  // on it. With PORT=0 it also picks the one port every worker binds.
+  const port = claimPort(config.host, config.port);
   const workers = new Map<number, Worker>();
   let stopping = false;
   let failed = false;

@@ -1,6 +1,9 @@
 import { stopWhenSupervisorGone, superviseWorkers, workerNumberFrom } from './cluster';
 import { ConfigError, loadConfig, type Config } from './config';
-import { createLogger } from './lib/logger';
+import { databaseErrorCode } from './db/client';
+import { isDatabaseUnreachable } from './db/unreachable';
+import { createLogger, redactPassword } from './lib/logger';
+import { claimPort } from './lib/port';
 import { startServer } from './server';
 
 function readConfig(): Config {
@@ -15,29 +18,54 @@ function readConfig(): Config {
   }
 }
 
+/** PostgreSQL's SQLSTATE for a database that does not exist. */
+const INVALID_CATALOG_NAME = '3D000';
+
+function startFailureReason(error: unknown): string {
+  const [message = ''] = (error instanceof Error ? error.message : String(error)).split('\n');
+  const url = config.databaseUrl;
+  if (!url?.startsWith('postgres')) return message;
+  const code = databaseErrorCode(error);
+  if (isDatabaseUnreachable(error)) return `cannot reach the database at ${redactPassword(url)} (${code})`;
+  if (code === INVALID_CATALOG_NAME) return `${message}: create it first (createdb ${decodeURIComponent(new URL(url).pathname.slice(1))})`;
+  return message;
+}
+
+/** One line on stderr saying why, never a stack trace or a password, then exit 1. */
+function failStart(error: unknown): never {
+  process.stderr.write(`Failed to start: ${startFailureReason(error)}\n`);
+  process.exit(1);
+}
+
 const config = readConfig();
 const logger = createLogger(config.logLevel);
 const workerNumber = workerNumberFrom(process.argv);
 // WORKERS>1: this process only supervises; the workers are copies of it started with --worker.
-if (config.workers > 1 && workerNumber === null) process.exit(await superviseWorkers(config, logger, import.meta.path));
+if (config.workers > 1 && workerNumber === null) {
+  let supervised: Promise<number>;
+  try {
+    supervised = superviseWorkers(config, logger, import.meta.path);
+  } catch (error) {
+    failStart(error);
+  }
+  process.exit(await supervised);
+}
 if (config.jwtSecretIsDefault) logger.warn('JWT_SECRET is not set: using the development default. Set it in production.');
+// A taken port is found before the database opens, which can take seconds (first start on PGlite).
+if (workerNumber === null && config.port !== 0) {
+  try {
+    claimPort(config.host, config.port);
+  } catch (error) {
+    failStart(error);
+  }
+}
 
-const startedAt = performance.now();
 let server: Awaited<ReturnType<typeof startServer>>;
 try {
   server = await startServer(config, { logger, workerId: workerNumber ?? undefined });
 } catch (error) {
-  const reason = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`Failed to start: ${reason.split('\n')[0]}\n`);
-  process.exit(1);
+  failStart(error);
 }
-logger.info(`Seatwatch listening on ${server.url}`, {
-  port: server.port,
-  database: server.database.kind,
-  startupMs: Math.round(performance.now() - startedAt),
-  worker: workerNumber ?? undefined,
-  pid: workerNumber === null ? undefined : process.pid,
-});
 
 let shuttingDown = false;
 async function shutdown(signal: string): Promise<void> {
@@ -51,3 +79,13 @@ async function shutdown(signal: string): Promise<void> {
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 if (workerNumber !== null) stopWhenSupervisorGone(() => void shutdown('supervisor gone'));
+
+// Last: whoever reads this line may signal at once, and the handlers above must be in place.
+logger.announce(`Seatwatch listening on ${server.url}`, {
+  port: server.port,
+  database: server.database.kind,
+  // Since the process started (performance's time origin), module loading included.
+  startupMs: Math.round(performance.now()),
+  worker: workerNumber ?? undefined,
+  pid: workerNumber === null ? undefined : process.pid,
+});

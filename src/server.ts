@@ -4,6 +4,7 @@ import { openDatabase, type DatabaseHandle } from './db/client';
 import { seedDemoData } from './db/seed';
 import { createLogger, type Logger } from './lib/logger';
 import { createMetrics } from './lib/metrics';
+import { isAddressInUse, PortInUseError } from './lib/port';
 import { createTokens } from './lib/tokens';
 import { websocketHandlers } from './routes/websocket';
 import { getViewableSeatStates } from './services/event';
@@ -30,7 +31,10 @@ export interface StartOptions {
   logger?: Logger;
   /** Use this database instead of opening one from config (tests share one per file). */
   database?: DatabaseHandle;
-  /** Set under WORKERS>1: every response names the worker that served it in `x-seatwatch-worker`. */
+  /**
+   * Set under WORKERS>1: every response names the worker that served it in `x-seatwatch-worker`,
+   * and the port is shared with the other workers (SO_REUSEPORT).
+   */
   workerId?: number;
   /** Seconds a WebSocket may stay silent (pings unanswered) before it is closed; tests shorten it. */
   websocketIdleTimeoutSeconds?: number;
@@ -41,7 +45,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const logger = options.logger ?? createLogger(config.logLevel);
   const ownsDatabase = !options.database;
   const database = options.database ?? (await openDatabase(config.databaseUrl, { logger }));
-  if (config.seedDemo && (await seedDemoData(database.db))) logger.info('demo data loaded', { users: ['test@example.com', 'alice@example.com'] });
+  if (config.seedDemo && (await seedDemoData(database.db, () => logger.info('loading demo data')))) {
+    logger.info('demo data loaded', { users: ['test@example.com', 'alice@example.com'] });
+  }
 
   const metrics = createMetrics();
   const websocket = createWebSocketManager({
@@ -80,7 +86,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       set.headers['x-seatwatch-worker'] = workerId;
     });
   }
-  app.listen({ port: config.port, hostname: config.host, websocket: websocketHandlers(websocket, knownUsers) });
+  try {
+    // Elysia shares the port by default (SO_REUSEPORT): a second server would then silently take
+    // half of this one's connections. Only a supervisor's workers share it, among themselves.
+    app.listen({ port: config.port, hostname: config.host, reusePort: options.workerId !== undefined, websocket: websocketHandlers(websocket, knownUsers) });
+  } catch (error) {
+    websocket.stop();
+    stopFeed();
+    await seatFeed.close();
+    if (ownsDatabase) await database.close();
+    throw isAddressInUse(error) ? new PortInUseError(config.port) : error;
+  }
   const server = app.server!;
   const port = server.port!;
   const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;

@@ -1,80 +1,13 @@
 import { afterEach, expect, test } from 'bun:test';
-import { fileURLToPath } from 'node:url';
-import type { Subprocess } from 'bun';
-import { createTestDatabaseUrl } from './support/database';
+import { createTestDatabaseUrl, usingPostgres } from './support/database';
+import { failedStart, killServerProcesses, spawnServer as spawnServerProcess, startServerProcess } from './support/server-process';
 
 /** The real entry point as `bun run start` runs it: start-up log, serving, graceful SIGTERM. */
 
-const entryPoint = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+afterEach(killServerProcesses);
 
-interface ServerProcess {
-  child: Subprocess<'ignore', 'pipe', 'pipe'>;
-  port: number;
-  /** Every JSON log line written to stdout so far. */
-  logLines: Record<string, unknown>[];
-  /** Resolves once a log line with this `msg` has been written. */
-  logged(msg: string): Promise<void>;
-  stderr: Promise<string>;
-}
-
-const running = new Set<Subprocess>();
-afterEach(() => {
-  // Only our own children, by handle, should a test fail half-way.
-  for (const child of running) child.kill('SIGKILL');
-  running.clear();
-});
-
-async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
-  const child = Bun.spawn([process.execPath, entryPoint], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: await createTestDatabaseUrl(), ...env },
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  });
-  running.add(child);
-  const logLines: Record<string, unknown>[] = [];
-  const stderr = new Response(child.stderr).text();
-  const reader = child.stdout.getReader();
-  const decoder = new TextDecoder();
-  let buffered = '';
-  const logWaiters = new Set<() => void>();
-  const logged = (msg: string) =>
-    new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "${msg}" log line; got ${JSON.stringify(logLines)}`)), 15_000);
-      const check = () => {
-        if (!logLines.some((line) => line.msg === msg)) return;
-        clearTimeout(timer);
-        logWaiters.delete(check);
-        resolve();
-      };
-      logWaiters.add(check);
-      check();
-    });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line within 30 s; got ${JSON.stringify(logLines)}`)), 30_000);
-    void (async () => {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        buffered += decoder.decode(value, { stream: true });
-        let newline: number;
-        while ((newline = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          const entry = JSON.parse(line) as Record<string, unknown>;
-          logLines.push(entry);
-          for (const wake of logWaiters) wake();
-          if (typeof entry.msg === 'string' && entry.msg.startsWith('Seatwatch listening on ')) {
-            clearTimeout(timer);
-            resolve(Number(entry.port));
-          }
-        }
-      }
-      clearTimeout(timer);
-      reject(new Error(`stdout ended before the listening line; stderr: ${await stderr}`));
-    })();
-  });
-  return { child, port, logLines, logged, stderr };
+async function spawnServer(env: Record<string, string>) {
+  return startServerProcess({ DATABASE_URL: await createTestDatabaseUrl(), ...env });
 }
 
 test('logs the URL with the chosen port, serves, and exits 0 on SIGTERM', async () => {
@@ -103,7 +36,7 @@ test('logs the URL with the chosen port, serves, and exits 0 on SIGTERM', async 
   expect(server.logLines.some((line) => line.msg === 'stopped')).toBe(true);
   // It really stopped listening.
   await expect(fetch(`http://127.0.0.1:${server.port}/health`)).rejects.toThrow();
-}, 60_000);
+}, 120_000);
 
 test('SIGTERM lets an in-flight request finish before exiting 0', async () => {
   const server = await spawnServer({ SEED_DEMO: 'true' });
@@ -163,20 +96,51 @@ test('SIGTERM lets an in-flight request finish before exiting 0', async () => {
   socket.end();
   expect(await server.child.exited).toBe(0);
   expect(await server.stderr).toBe('');
-}, 60_000);
+}, 120_000);
 
-test('an unreachable database stops start-up with exit 1 and one line', async () => {
-  const child = Bun.spawn([process.execPath, entryPoint], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', LOG_LEVEL: 'silent', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nothing' },
-    stdout: 'pipe',
-    stderr: 'pipe',
-    timeout: 30_000,
-  });
-  running.add(child);
-  const [exitCode, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+test('a second server on a port already in use exits 1 with one line saying so, and the first keeps all its connections', async () => {
+  const first = await spawnServer({ DATABASE_URL: 'memory://' });
+  const second = spawnServerProcess({ DATABASE_URL: 'memory://', PORT: String(first.port) });
+  const { exitCode, stderr } = await failedStart(second);
+  expect({ exitCode, stderr }).toEqual({ exitCode: 1, stderr: `Failed to start: port ${first.port} is in use\n` });
+  for (let i = 0; i < 10; i++) expect((await fetch(`http://127.0.0.1:${first.port}/health`, { headers: { connection: 'close' } })).status).toBe(200);
+}, 120_000);
+
+test('the listening line is written at LOG_LEVEL=warn and error, which hide the info lines', async () => {
+  for (const level of ['warn', 'error']) {
+    const server = await spawnServer({ DATABASE_URL: 'memory://', LOG_LEVEL: level, JWT_SECRET: 'a-test-secret-that-is-long-enough-123' });
+    expect(server.logLines.map((line) => [line.level, line.msg])).toEqual([['info', `Seatwatch listening on http://127.0.0.1:${server.port}`]]);
+    server.child.kill('SIGTERM');
+    expect(await server.child.exited).toBe(0);
+    expect(server.logLines).toHaveLength(1);
+  }
+}, 120_000);
+
+test('start-up logs each step as it begins: opening the database, migrating, loading demo data, listening', async () => {
+  const server = await spawnServer({ SEED_DEMO: 'true', JWT_SECRET: 'a-test-secret-that-is-long-enough-123' });
+  const steps = server.logLines.map((line) => String(line.msg).replace(/ on http.*/, ''));
+  const postgresSteps = ['connecting to the database', 'applying migrations', 'loading demo data', 'demo data loaded', 'Seatwatch listening'];
+  const pgliteSteps = ['creating the database', 'applying migrations', 'loading demo data', 'demo data loaded', 'Seatwatch listening'];
+  expect(steps).toEqual(usingPostgres() ? postgresSteps : pgliteSteps);
+  expect(server.logLines.at(-1)!.startupMs).toBeGreaterThan(0);
+}, 120_000);
+
+test('an unreachable database stops start-up with exit 1 and one line naming it, without its password', async () => {
+  const server = spawnServerProcess({ LOG_LEVEL: 'silent', DATABASE_URL: 'postgres://seatwatch:s3cret-word@127.0.0.1:1/nothing' });
+  const { exitCode, stderr } = await failedStart(server);
   expect(exitCode).toBe(1);
-  const lines = stderr.trimEnd().split('\n');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toStartWith('Failed to start: ');
-  expect(stderr).not.toMatch(/\bat .*:\d+/);
+  expect(stderr).toBe('Failed to start: cannot reach the database at postgres://seatwatch:***@127.0.0.1:1/nothing (ECONNREFUSED)\n');
 }, 40_000);
+
+if (usingPostgres()) {
+  test('a database that does not exist on the server: exit 1, one line saying to create it', async () => {
+    const url = new URL(process.env.DATABASE_URL!);
+    url.pathname = '/seatwatch_never_created';
+    const server = spawnServerProcess({ LOG_LEVEL: 'silent', DATABASE_URL: url.toString() });
+    const { exitCode, stderr } = await failedStart(server);
+    expect({ exitCode, stderr }).toEqual({
+      exitCode: 1,
+      stderr: 'Failed to start: database "seatwatch_never_created" does not exist: create it first (createdb seatwatch_never_created)\n',
+    });
+  }, 40_000);
+}

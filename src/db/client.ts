@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
@@ -7,11 +8,12 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
-import type { Logger } from '../lib/logger';
+import { redactPassword, type Logger } from '../lib/logger';
 import { PgliteThread } from './pglite-thread';
 import { createAvailabilityGate, type AvailabilityGate } from './availability';
 import { createNotificationListener, type ListenOptions, type NotificationHandler } from './listener';
 import { createPinger } from './ping';
+import { lockDataDir } from './pglite-lock';
 import * as schema from './schema';
 
 /** One Drizzle type for both drivers, so services never know which one they run on. */
@@ -43,20 +45,26 @@ export interface OpenDatabaseOptions {
   maxConnections?: number;
   /** Where the embedded PGlite keeps its files when DATABASE_URL is unset (default ./data/pglite). */
   pgliteDir?: string;
-  /** Hears when PostgreSQL becomes unreachable and when it is back. */
+  /** Hears each start-up step (opening, migrating), and when PostgreSQL becomes unreachable and when it is back. */
   logger?: Logger;
 }
 
 export async function openDatabase(databaseUrl: string | undefined, options: OpenDatabaseOptions = {}): Promise<DatabaseHandle> {
   if (databaseUrl?.startsWith('postgres')) return openPostgres(databaseUrl, options);
-  return openPglite(databaseUrl === 'memory://' ? undefined : (options.pgliteDir ?? DEFAULT_PGLITE_DIR));
+  return openPglite(databaseUrl === 'memory://' ? undefined : (options.pgliteDir ?? DEFAULT_PGLITE_DIR), options.logger);
 }
 
 /** PGlite runs on a thread of its own (pglite-thread.ts), which also applies the migrations. */
-async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> {
+async function openPglite(dataDir: string | undefined, logger: Logger | undefined): Promise<DatabaseHandle> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const client = new PgliteThread(dataDir, migrationsFolder);
-  await client.waitReady;
+  const releaseLock = dataDir ? lockDataDir(dataDir) : () => {};
+  const creating = !dataDir || !existsSync(join(dataDir, 'PG_VERSION'));
+  logger?.info(creating ? 'creating the database' : 'opening the database', { database: 'pglite', dir: dataDir ?? 'memory://' });
+  const client = new PgliteThread(dataDir, migrationsFolder, { onMigrating: () => logger?.info('applying migrations') });
+  await client.waitReady.catch((error: unknown) => {
+    releaseLock();
+    throw error;
+  });
   // Drizzle's PGlite session calls only query() and transaction(), which PgliteThread offers.
   const db = drizzlePglite({ client: client as unknown as PGlite, schema });
   return {
@@ -71,7 +79,7 @@ async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> 
       await client.query('select 1');
     },
     collectGarbage: () => client.collectGarbage(),
-    close: () => client.close(),
+    close: () => client.close().finally(releaseLock),
   };
 }
 
@@ -110,7 +118,8 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     onUnreachable: () => pool.replace(),
   });
   const pool = createReplaceablePool(openPool, gate);
-  await migrateExclusively(url);
+  options.logger?.info('connecting to the database', { database: 'postgres', url: redactPassword(url) });
+  await migrateExclusively(url, options.logger);
   const db = drizzlePostgres({ client: pool.client, schema });
   // Its own application_name, so operators (and tests) can tell it apart in pg_stat_activity.
   const listener = createNotificationListener(url, 'seatwatch-listener');
@@ -184,10 +193,11 @@ function createReplaceablePool(open: () => postgres.Sql, gate: AvailabilityGate)
  * Several processes may start at once on one database (WORKERS=n, tests): a session advisory
  * lock on a one-connection client makes them apply migrations one at a time.
  */
-async function migrateExclusively(url: string): Promise<void> {
+async function migrateExclusively(url: string, logger: Logger | undefined): Promise<void> {
   const client = postgres(url, { max: 1, onnotice: () => {} });
   try {
     await client`select pg_advisory_lock(827341)`;
+    logger?.info('applying migrations');
     await migratePostgres(drizzlePostgres({ client }), { migrationsFolder });
     await client`select pg_advisory_unlock(827341)`;
   } finally {

@@ -24,6 +24,8 @@ export interface ErrorFields {
 }
 
 export type FromDatabase =
+  /** PGlite is open; the migrations are being applied. */
+  | { type: 'migrating' }
   | { type: 'ready' }
   | { type: 'init-failed'; error: ErrorFields }
   | { type: 'done'; id: number; result?: QueryResult }

@@ -54,12 +54,14 @@ export class PgliteThread implements Queryable {
   private stopped: Error | undefined;
   private failStart: (error: Error) => void = () => {};
 
-  constructor(dataDir: string | undefined, migrationsFolder: string) {
+  /** `onMigrating`: called once PGlite is open, as the migrations start (start-up's log follows the steps). */
+  constructor(dataDir: string | undefined, migrationsFolder: string, options: { onMigrating?: () => void } = {}) {
     this.waitReady = new Promise((ready, failed) => {
       this.failStart = failed;
       this.worker.onmessage = (event: MessageEvent<FromDatabase>) => {
         const message = event.data;
-        if (message.type === 'ready') {
+        if (message.type === 'migrating') options.onMigrating?.();
+        else if (message.type === 'ready') {
           this.ready = true;
           this.holdProcessOpen();
           ready();
@@ -181,7 +183,7 @@ export class PgliteThread implements Queryable {
     else this.worker.unref();
   }
 
-  private receive(message: Exclude<FromDatabase, { type: 'ready' | 'init-failed' }>): void {
+  private receive(message: Exclude<FromDatabase, { type: 'migrating' | 'ready' | 'init-failed' }>): void {
     if (message.type === 'notification') {
       // Every handler hears it, even after one throws; the first error is then thrown on.
       let firstError: unknown;

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { asc, sql } from 'drizzle-orm';
 import type { DatabaseHandle } from '../../src/db/client';
 import { bookings, events, users } from '../../src/db/schema';
-import { DEMO_PASSWORD, seedDemoData } from '../../src/db/seed';
+import { DEMO_PASSWORD, DEMO_PASSWORD_HASH, seedDemoData } from '../../src/db/seed';
 import { createTestDatabaseUrl, usingPostgres } from '../support/database';
 import { openTestDatabase } from '../support/server';
 
@@ -29,6 +29,7 @@ test('loads the SPEC demo data into an empty database, once', async () => {
     { id: 2, email: 'alice@example.com', name: 'Alice' },
   ]);
   expect(DEMO_PASSWORD).toBe('password');
+  expect(await Bun.password.verify(DEMO_PASSWORD, DEMO_PASSWORD_HASH, 'argon2id')).toBe(true);
   for (const person of people) {
     expect(person.passwordHash).toStartWith('$argon2id$');
     expect(await Bun.password.verify('password', person.passwordHash)).toBe(true);

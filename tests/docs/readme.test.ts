@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import postgres from 'postgres';
+import { usingPostgres } from '../support/database';
 import { startTestServer, type TestServer } from '../support/server';
 import { lineMatches, markedBlocks, outputLines, type MarkedBlock } from './markdown';
 
@@ -184,4 +186,73 @@ describe('README quick start', () => {
   test('the watcher printed nothing the README does not show', async () => {
     expect(watcher!.lines).toHaveLength(watcherCursor);
   });
+});
+
+describe('README on PostgreSQL', () => {
+  test('the block creates the database, then starts the server on it', () => {
+    const [createdb, start, ...rest] = block('command', 'postgres-start').text.split('\n');
+    expect(createdb).toStartWith('createdb ');
+    expect(start).toEndWith(' bun run start');
+    expect(rest).toEqual([]);
+  });
+
+  if (usingPostgres()) {
+    test('run as written, on this server under a fresh name: createdb, then the server starts on it with the demo data', async () => {
+      const base = new URL(process.env.DATABASE_URL!);
+      const name = `seatwatch_test_${process.pid}_readme_${Date.now()}`;
+      const credentials = base.password ? `${base.username}:${base.password}` : base.username;
+      const documented = block('command', 'postgres-start').text;
+      const script = documented
+        .replace('createdb -h 127.0.0.1 -U postgres seatwatch', `createdb -h ${base.hostname} -p ${base.port || '5432'} -U ${base.username} ${name}`)
+        .replace('postgres://postgres@127.0.0.1:5432/seatwatch', `postgres://${credentials}@${base.host}/${name}`)
+        // exec: the signal that stops the test's server reaches `bun run start`, which passes it on.
+        .replace(/bun run start$/, 'exec bun run start');
+      expect(script.split(name)).toHaveLength(3);
+
+      const child = Bun.spawn(['bash', '-c', script], {
+        env: { ...shellEnvironment(), PORT: '0', PGPASSWORD: decodeURIComponent(base.password) },
+        cwd: join(import.meta.dir, '../..'),
+        stdout: 'pipe',
+        stderr: 'pipe',
+      });
+      const stderr = new Response(child.stderr).text();
+      try {
+        const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('no listening line within 60 s')), 60_000);
+          void (async () => {
+            const decoder = new TextDecoder();
+            let buffered = '';
+            for await (const chunk of child.stdout) {
+              buffered += decoder.decode(chunk, { stream: true });
+              for (let newline; (newline = buffered.indexOf('\n')) >= 0; buffered = buffered.slice(newline + 1)) {
+                const entry = JSON.parse(buffered.slice(0, newline)) as Record<string, unknown>;
+                if (String(entry.msg).startsWith('Seatwatch listening on ')) {
+                  clearTimeout(timer);
+                  resolve(entry);
+                }
+              }
+            }
+            clearTimeout(timer);
+            reject(new Error(`the server stopped before listening: ${await stderr}`));
+          })();
+        });
+        const port = Number(listening.port);
+        // The README's port is 3000; this one is free, whatever its number.
+        expectPrinted('postgres-start', [JSON.stringify(listening).replaceAll(`:${port}`, ':3000')]);
+
+        const login = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: 'test@example.com', password: 'password' }),
+        });
+        expect(login.status).toBe(200);
+        child.kill('SIGTERM');
+        expect(await child.exited).toBe(0);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+        const admin = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+        await admin.unsafe(`drop database if exists "${name}" with (force)`).finally(() => admin.end());
+      }
+    }, 120_000);
+  }
 });

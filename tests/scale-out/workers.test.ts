@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Subprocess } from 'bun';
 import postgres from 'postgres';
 import { createTestDatabaseUrl, usingPostgres } from '../support/database';
+import { failedStart, killServerProcesses, spawnServer } from '../support/server-process';
 import { connect, waitFor, type TestSocket } from '../support/ws';
 
 /** WORKERS=n as `bun run start` runs it: a supervisor and n real server processes on one port. */
@@ -15,6 +16,7 @@ afterEach(() => {
   // Only our own supervisor, by handle, should a test fail half-way; its workers follow SIGTERM.
   for (const child of running) if (child.exitCode === null) child.kill('SIGTERM');
   running.clear();
+  killServerProcesses();
 });
 
 function baseEnv(): Record<string, string> {
@@ -176,6 +178,26 @@ if (!usingPostgres()) {
       // Should the check have failed, our own leftover workers, by pid.
       for (const pid of workerPids) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
     }
+  }, 60_000);
+
+  test('the workers share their port only with one another: a plain server or a second group on it exits 1 with "port N is in use"', async () => {
+    const { supervisor, databaseUrl, port, stderr } = await startWorkerGroup();
+    const intruders = {
+      plain: spawnServer({ ...baseEnv(), PORT: String(port), DATABASE_URL: databaseUrl }),
+      group: spawnServer({ ...baseEnv(), PORT: String(port), DATABASE_URL: databaseUrl, WORKERS: '2' }),
+    };
+    for (const [name, intruder] of Object.entries(intruders)) {
+      const { exitCode, stderr: said } = await failedStart(intruder);
+      expect({ name, exitCode, said }).toEqual({ name, exitCode: 1, said: `Failed to start: port ${port} is in use\n` });
+    }
+    // Every connection still reaches the group's own workers.
+    for (let i = 0; i < 20; i++) {
+      const response = await fetch(`http://127.0.0.1:${port}/health`, { keepalive: false, headers: { connection: 'close' } });
+      expect(['1', '2']).toContain(response.headers.get('x-seatwatch-worker')!);
+    }
+    supervisor.kill('SIGTERM');
+    expect(await supervisor.exited).toBe(0);
+    expect(await stderr).toBe('');
   }, 60_000);
 
   test('WORKERS=2 whose workers cannot start (database unreachable): the supervisor stops with exit 1 instead of looping', async () => {
