@@ -45,4 +45,4 @@ test('a real query error (division by zero) from the test database is not an out
   } finally {
     await database.close();
   }
-});
+}, 30_000); // opening a fresh test database takes seconds on a busy machine
