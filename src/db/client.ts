@@ -40,17 +40,23 @@ export interface OpenDatabaseOptions {
   maxConnections?: number;
   /** Where the embedded PGlite keeps its files when DATABASE_URL is unset (default ./data/pglite). */
   pgliteDir?: string;
+  /**
+   * A dump of a PGlite data directory (PGlite's dumpDataDir) that a new PGlite database starts
+   * from instead of an empty one; migrations still apply on top. The tests start each in-memory
+   * database from one migrated dump, which is 3–4 s quicker than initdb and migrating each time.
+   */
+  pgliteStartFrom?: Blob;
 }
 
 export async function openDatabase(databaseUrl: string | undefined, options: OpenDatabaseOptions = {}): Promise<DatabaseHandle> {
   if (databaseUrl?.startsWith('postgres')) return openPostgres(databaseUrl, options);
-  return openPglite(databaseUrl === 'memory://' ? undefined : (options.pgliteDir ?? DEFAULT_PGLITE_DIR));
+  return openPglite(databaseUrl === 'memory://' ? undefined : (options.pgliteDir ?? DEFAULT_PGLITE_DIR), options.pgliteStartFrom);
 }
 
 /** PGlite runs on a thread of its own (pglite-thread.ts), which also applies the migrations. */
-async function openPglite(dataDir: string | undefined): Promise<DatabaseHandle> {
+async function openPglite(dataDir: string | undefined, startFrom: Blob | undefined): Promise<DatabaseHandle> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const client = new PgliteThread(dataDir, migrationsFolder);
+  const client = new PgliteThread(dataDir, migrationsFolder, startFrom);
   await client.waitReady;
   // Drizzle's PGlite session calls only query() and transaction(), which PgliteThread offers.
   const db = drizzlePglite({ client: client as unknown as PGlite, schema });

@@ -99,8 +99,9 @@ self.onmessage = async (event: MessageEvent<ToDatabase>) => {
   const message = event.data;
   if (message.type === 'init') {
     try {
-      client = message.dataDir ? new PGlite(message.dataDir) : new PGlite();
+      client = new PGlite({ dataDir: message.dataDir, loadDataDir: message.loadDataDir });
       await client.waitReady;
+      // A dump that is already migrated makes this a check that finds nothing to do.
       await migrate(drizzle({ client }), { migrationsFolder: message.migrationsFolder });
       // Starting PGlite leaves ~500 MB of garbage in this thread's heap, which the server's own
       // collections never reach: collected now, the process starts at ~340 MB instead of ~880.

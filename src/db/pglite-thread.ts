@@ -54,7 +54,8 @@ export class PgliteThread implements Queryable {
   private stopped: Error | undefined;
   private failStart: (error: Error) => void = () => {};
 
-  constructor(dataDir: string | undefined, migrationsFolder: string) {
+  /** `loadDataDir`: a dump of a data directory (PGlite's dumpDataDir) to start from instead of an empty one. */
+  constructor(dataDir: string | undefined, migrationsFolder: string, loadDataDir?: Blob) {
     this.waitReady = new Promise((ready, failed) => {
       this.failStart = failed;
       this.worker.onmessage = (event: MessageEvent<FromDatabase>) => {
@@ -74,7 +75,7 @@ export class PgliteThread implements Queryable {
     this.worker.addEventListener('close', () => this.fail(new Error('the database thread has stopped')));
     // Whoever opens the database awaits this; closed before it was ready, nobody may be left to.
     this.waitReady.catch(() => {});
-    this.worker.postMessage({ type: 'init', dataDir, migrationsFolder } satisfies ToDatabase);
+    this.worker.postMessage({ type: 'init', dataDir, migrationsFolder, loadDataDir } satisfies ToDatabase);
   }
 
   query<T>(text: string, params: unknown[] = [], options: QueryOptions = {}): Promise<QueryResult<T>> {

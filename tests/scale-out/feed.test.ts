@@ -5,7 +5,7 @@ import { openDatabase, type DatabaseHandle } from '../../src/db/client';
 import { createLogger } from '../../src/lib/logger';
 import { createSeatFeed } from '../../src/services/seat-feed-transport';
 import { createTestDatabaseUrl, usingPostgres } from '../support/database';
-import { login, startTestServer, type TestServer } from '../support/server';
+import { login, openTestDatabase, startTestServer, type TestServer } from '../support/server';
 import { seatMessages, untilHolds } from '../support/websocket-helpers';
 import { connect, waitFor, type TestSocket } from '../support/ws';
 
@@ -20,7 +20,7 @@ if (!usingPostgres()) {
   test('PGlite run: the seat feed stays in-process and WORKERS>1 is refused (scale-out tests need DATABASE_URL=postgres://…)', async () => {
     expect(() => loadConfig({ WORKERS: '2' })).toThrow('WORKERS above 1 needs DATABASE_URL on PostgreSQL');
     expect(() => loadConfig({ WORKERS: '2', DATABASE_URL: 'memory://' })).toThrow('WORKERS above 1 needs DATABASE_URL on PostgreSQL');
-    const database = await openDatabase('memory://');
+    const database = await openTestDatabase();
     try {
       const feed = await createSeatFeed(database, { logger: createLogger('silent'), onReconnect: async () => {} });
       expect(feed.transport).toBe('in-process');
@@ -28,7 +28,7 @@ if (!usingPostgres()) {
     } finally {
       await database.close();
     }
-  });
+  }, 60_000);
 } else {
   describe('two servers on one PostgreSQL', () => {
     interface Node extends TestServer {
