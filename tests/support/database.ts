@@ -54,6 +54,14 @@ export async function createTestDatabaseUrl(): Promise<string> {
 
 export const usingPostgres = () => Boolean(process.env.DATABASE_URL?.startsWith('postgres'));
 
+/**
+ * What did not run on PGlite, in one plain line of the test output. Not a bun `skip`: the file
+ * still tests what PGlite can, and CI runs the whole suite again on PostgreSQL.
+ */
+export function sayNeedsPostgres(what: string): void {
+  console.log(`skipped: ${what} needs DATABASE_URL=postgres://… (e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bun test tests/scale-out)`);
+}
+
 let migratedDump: Promise<Blob> | undefined;
 
 /**
