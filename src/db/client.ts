@@ -47,20 +47,26 @@ export interface OpenDatabaseOptions {
   pgliteDir?: string;
   /** Hears each start-up step (opening, migrating), and when PostgreSQL becomes unreachable and when it is back. */
   logger?: Logger;
+  /**
+   * A dump of a PGlite data directory (PGlite's dumpDataDir) that a new PGlite database starts
+   * from instead of an empty one; migrations still apply on top. The tests start each in-memory
+   * database from one migrated dump, which is 3–4 s quicker than initdb and migrating each time.
+   */
+  pgliteStartFrom?: Blob;
 }
 
 export async function openDatabase(databaseUrl: string | undefined, options: OpenDatabaseOptions = {}): Promise<DatabaseHandle> {
   if (databaseUrl?.startsWith('postgres')) return openPostgres(databaseUrl, options);
-  return openPglite(databaseUrl === 'memory://' ? undefined : (options.pgliteDir ?? DEFAULT_PGLITE_DIR), options.logger);
+  return openPglite(databaseUrl === 'memory://' ? undefined : (options.pgliteDir ?? DEFAULT_PGLITE_DIR), options.logger, options.pgliteStartFrom);
 }
 
 /** PGlite runs on a thread of its own (pglite-thread.ts), which also applies the migrations. */
-async function openPglite(dataDir: string | undefined, logger: Logger | undefined): Promise<DatabaseHandle> {
+async function openPglite(dataDir: string | undefined, logger: Logger | undefined, startFrom: Blob | undefined): Promise<DatabaseHandle> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const releaseLock = dataDir ? lockDataDir(dataDir) : () => {};
   const creating = !dataDir || !existsSync(join(dataDir, 'PG_VERSION'));
   logger?.info(creating ? 'creating the database' : 'opening the database', { database: 'pglite', dir: dataDir ?? 'memory://' });
-  const client = new PgliteThread(dataDir, migrationsFolder, { onMigrating: () => logger?.info('applying migrations') });
+  const client = new PgliteThread(dataDir, migrationsFolder, { onMigrating: () => logger?.info('applying migrations'), loadDataDir: startFrom });
   await client.waitReady.catch((error: unknown) => {
     releaseLock();
     throw error;

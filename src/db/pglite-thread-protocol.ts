@@ -7,7 +7,8 @@ export interface QueryResult<T = unknown> {
 }
 
 export type ToDatabase =
-  | { type: 'init'; dataDir: string | undefined; migrationsFolder: string }
+  /** `loadDataDir`: a dump of a data directory (PGlite's dumpDataDir) to start from instead of an empty one. */
+  | { type: 'init'; dataDir: string | undefined; migrationsFolder: string; loadDataDir: Blob | undefined }
   /** `rawTypes`: type OIDs handed back as PostgreSQL's text, unparsed (Drizzle asks this for dates and times). */
   | { type: 'query'; id: number; text: string; params: unknown[]; rowMode: 'array' | 'object' | undefined; rawTypes: number[]; txId: number | undefined }
   | { type: 'begin'; id: number; txId: number }

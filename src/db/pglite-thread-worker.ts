@@ -131,8 +131,9 @@ self.onmessage = async (event: MessageEvent<ToDatabase>) => {
   const message = event.data;
   if (message.type === 'init') {
     try {
-      client = message.dataDir ? new PGlite(message.dataDir) : new PGlite();
+      client = new PGlite({ dataDir: message.dataDir, loadDataDir: message.loadDataDir });
       await client.waitReady;
+      // A dump that is already migrated makes this a check that finds nothing to do.
       reply({ type: 'migrating' });
       await migrate(drizzle({ client }), { migrationsFolder: message.migrationsFolder });
       collectStartGarbageWhenIdle();

@@ -54,8 +54,11 @@ export class PgliteThread implements Queryable {
   private stopped: Error | undefined;
   private failStart: (error: Error) => void = () => {};
 
-  /** `onMigrating`: called once PGlite is open, as the migrations start (start-up's log follows the steps). */
-  constructor(dataDir: string | undefined, migrationsFolder: string, options: { onMigrating?: () => void } = {}) {
+  /**
+   * `onMigrating`: called once PGlite is open, as the migrations start (start-up's log follows the steps).
+   * `loadDataDir`: a dump of a data directory (PGlite's dumpDataDir) to start from instead of an empty one.
+   */
+  constructor(dataDir: string | undefined, migrationsFolder: string, options: { onMigrating?: () => void; loadDataDir?: Blob } = {}) {
     this.waitReady = new Promise((ready, failed) => {
       this.failStart = failed;
       this.worker.onmessage = (event: MessageEvent<FromDatabase>) => {
@@ -76,7 +79,7 @@ export class PgliteThread implements Queryable {
     this.worker.addEventListener('close', () => this.fail(new Error('the database thread has stopped')));
     // Whoever opens the database awaits this; closed before it was ready, nobody may be left to.
     this.waitReady.catch(() => {});
-    this.worker.postMessage({ type: 'init', dataDir, migrationsFolder } satisfies ToDatabase);
+    this.worker.postMessage({ type: 'init', dataDir, migrationsFolder, loadDataDir: options.loadDataDir } satisfies ToDatabase);
   }
 
   query<T>(text: string, params: unknown[] = [], options: QueryOptions = {}): Promise<QueryResult<T>> {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { databaseErrorCode, migrationsFolder, openDatabase, type DatabaseHandle } from '../../src/db/client';
-import { createTestDatabaseUrl, usingPostgres } from '../support/database';
+import { createTestDatabaseUrl, testDatabaseOptions, usingPostgres } from '../support/database';
 
 /**
  * Migrations on the driver under test: PostgreSQL when DATABASE_URL says so, else the
@@ -67,7 +67,8 @@ test('several processes starting together migrate one database once, and its gua
   // PGlite is one process by design, so the race exists on PostgreSQL only (WORKERS=n).
   const url = usingPostgres() ? await createTestDatabaseUrl() : 'memory://';
   const count = usingPostgres() ? 3 : 1;
-  const handles = await Promise.all(Array.from({ length: count }, () => openDatabase(url)));
+  const options = await testDatabaseOptions(url);
+  const handles = await Promise.all(Array.from({ length: count }, () => openDatabase(url, options)));
   try {
     for (const handle of handles) expect(await appliedMigrations(handle)).toBe(migrationFiles.length);
     await checkDatabaseGuards(handles[0]!);

@@ -1,28 +1,41 @@
-import { afterAll, afterEach, expect, setDefaultTimeout, test } from 'bun:test';
+import { afterAll, afterEach, beforeAll, expect, setDefaultTimeout, test } from 'bun:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import { databaseErrorCode, migrationsFolder } from '../../src/db/client';
 import { PgliteThread } from '../../src/db/pglite-thread';
+import { migratedPgliteDump } from '../support/database';
 
 /**
  * PGlite on its own thread (src/db/pglite-thread.ts), the embedded database under every other
  * test: answers, errors, transactions, LISTEN, persistence and closing, through the real thread.
  */
 
-// Each test opens PGlite (2–3 s alone, more on a busy machine).
+// Each test opens PGlite (under 1 s from the dump, 3–4 s from scratch, more on a busy machine).
 setDefaultTimeout(30_000);
 
 const opened: PgliteThread[] = [];
 const scratchDirs: string[] = [];
 
-async function openThread(dataDir?: string): Promise<PgliteThread> {
-  const database = new PgliteThread(dataDir, migrationsFolder);
+/** A thread on an empty database (initdb, then the migrations), in memory or in `dataDir`. */
+async function openThreadFromScratch(dataDir?: string): Promise<PgliteThread> {
+  return ready(new PgliteThread(dataDir, migrationsFolder));
+}
+
+/** A thread on a copy of the tests' migrated dump, as every other in-memory test database. */
+async function openThread(dump?: Blob): Promise<PgliteThread> {
+  return ready(new PgliteThread(undefined, migrationsFolder, { loadDataDir: dump ?? (await migratedPgliteDump()) }));
+}
+
+async function ready(database: PgliteThread): Promise<PgliteThread> {
   opened.push(database);
   await database.waitReady;
   return database;
 }
 
+// Made once for the whole run, before any test's own clock starts (3–4 s, more on a busy machine).
+beforeAll(() => migratedPgliteDump(), 60_000);
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((database) => database.close()));
 });
@@ -35,7 +48,7 @@ const insertUser = (database: PgliteThread, email: string) =>
   database.query<{ id: number }>(`insert into users (email, name, password_hash) values ($1, 'T', 'x') returning id`, [email]);
 
 test('answers in object and array row modes, with the migrations applied', async () => {
-  const database = await openThread();
+  const database = await openThreadFromScratch();
   const objects = await database.query<{ n: number; s: string }>('select $1::int as n, $2::text as s', [7, 'seven']);
   expect(objects.rows).toEqual([{ n: 7, s: 'seven' }]);
   expect(objects.fields.map((field) => field.name)).toEqual(['n', 's']);
@@ -146,21 +159,26 @@ test('a program that never closes the database, or fails to open it, still ends 
     } catch (error) {
       console.log('failed to open');
     }`;
-  for (const [migrations, printed] of [[migrationsFolder, '1'], ['/nonexistent/migrations', 'failed to open']] as const) {
-    const child = Bun.spawn(['bun', '-e', script(migrations)], { stdout: 'pipe', stderr: 'ignore' });
-    const ended = await Promise.race([child.exited.then(() => true), Bun.sleep(20_000).then(() => false)]);
-    if (!ended) child.kill();
-    expect({ migrations, ended, printed: (await new Response(child.stdout).text()).trim() }).toEqual({ migrations, ended: true, printed });
-  }
-});
+  // Both programs at once; each gets 20 s to end, so the test's own limit is above that.
+  const cases = [[migrationsFolder, '1'], ['/nonexistent/migrations', 'failed to open']] as const;
+  const outcomes = await Promise.all(
+    cases.map(async ([migrations]) => {
+      const child = Bun.spawn(['bun', '-e', script(migrations)], { stdout: 'pipe', stderr: 'ignore' });
+      const ended = await Promise.race([child.exited.then(() => true), Bun.sleep(20_000).then(() => false)]);
+      if (!ended) child.kill();
+      return { migrations, ended, printed: (await new Response(child.stdout).text()).trim() };
+    }),
+  );
+  expect(outcomes).toEqual(cases.map(([migrations, printed]) => ({ migrations, ended: true, printed })));
+}, 60_000);
 
 test('on disk, what was written is there when the directory is opened again', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'seatwatch-pglite-thread-'));
   scratchDirs.push(dataDir);
-  const first = await openThread(dataDir);
+  const first = await openThreadFromScratch(dataDir);
   await insertUser(first, 'durable@example.com');
   await first.close();
-  const second = await openThread(dataDir);
+  const second = await openThreadFromScratch(dataDir);
   expect((await second.query<{ email: string }>('select email from users')).rows).toEqual([{ email: 'durable@example.com' }]);
 });
 
@@ -182,4 +200,28 @@ test('after close, queries reject instead of hanging', async () => {
   await database.close();
   await expect(database.query('select 1')).rejects.toThrow('the database is closed');
   await database.close();
+});
+
+test('threads started from one dump each write to their own copy of it', async () => {
+  const [first, second] = await Promise.all([openThread(), openThread()]);
+  await insertUser(first, 'first@example.com');
+  await insertUser(second, 'second@example.com');
+  const emails = async (database: PgliteThread) => (await database.query<{ email: string }>('select email from users order by id')).rows.map((row) => row.email);
+  expect(await emails(first)).toEqual(['first@example.com']);
+  expect(await emails(second)).toEqual(['second@example.com']);
+  expect(await emails(await openThread())).toEqual([]);
+});
+
+test('a thread started from a dump holds what the dump held, and gets the migrations it lacked', async () => {
+  // The tests' dump without the migrations and with a table of its own: an older dump, say.
+  const pglite = await PGlite.create({ loadDataDir: await migratedPgliteDump() });
+  await pglite.exec(`drop schema drizzle cascade; drop schema public cascade; create schema public;
+    create table from_dump (note text); insert into from_dump values ('kept');`);
+  const unmigrated = await pglite.dumpDataDir('none');
+  await pglite.close();
+  const database = await openThread(unmigrated);
+  expect((await database.query<{ note: string }>('select note from from_dump')).rows).toEqual([{ note: 'kept' }]);
+  const tables = await database.query<{ table_name: string }>(`select table_name from information_schema.tables where table_schema = 'public' order by 1`);
+  expect(tables.rows.map((row) => row.table_name)).toEqual(['bookings', 'events', 'from_dump', 'users']);
+  expect((await insertUser(database, 'migrated@example.com')).rows).toEqual([{ id: 1 }]);
 });

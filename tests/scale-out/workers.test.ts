@@ -2,7 +2,7 @@ import { afterEach, expect, test } from 'bun:test';
 import { fileURLToPath } from 'node:url';
 import type { Subprocess } from 'bun';
 import postgres from 'postgres';
-import { createTestDatabaseUrl, usingPostgres } from '../support/database';
+import { createTestDatabaseUrl, sayNeedsPostgres, usingPostgres } from '../support/database';
 import { failedStart, killServerProcesses, spawnServer } from '../support/server-process';
 import { connect, waitFor, type TestSocket } from '../support/ws';
 
@@ -24,6 +24,7 @@ function baseEnv(): Record<string, string> {
 }
 
 if (!usingPostgres()) {
+  sayNeedsPostgres('SPEC §4, WORKERS=2 server processes on one PostgreSQL,');
   test('PGlite run: WORKERS=2 stops at start-up with a one-line configuration error (scale-out tests need DATABASE_URL=postgres://…)', async () => {
     const child = Bun.spawn([process.execPath, entryPoint], {
       env: { ...baseEnv(), PORT: '0', WORKERS: '2', DATABASE_URL: 'memory://' },

@@ -116,6 +116,26 @@ describe('bookings on the PostgreSQL feed', () => {
     expect(changesOf(draft.id)).toEqual([]);
   });
 
+  test('a transaction that notifies on the seat channel and then rolls back publishes nothing (SPEC §4)', async () => {
+    const event = await createEvent(database.db, organizerId, { name: 'Feed rollback', startsAt: new Date('2031-01-01T20:00:00Z'), capacity: 5 });
+    const rolledBack: SeatChange = { eventId: event.id, kind: 'booking_created', availableSeats: 2, capacity: 5, version: 2 };
+    const failure = await database.db
+      .transaction(async (tx) => {
+        await tx.execute(sql`update events set available_seats = 2, version = 2 where id = ${event.id}`);
+        // The very notification a booking's statement queues (pg_notify on the seat channel).
+        await tx.execute(sql`select ${seatFeed.recordInStatement(rolledBack)}`);
+        throw new Error('changed my mind');
+      })
+      .catch((error: unknown) => error);
+    expect((failure as Error).message).toBe('changed my mind');
+    // The fence: notifications arrive in commit order, so once this later booking's is here, the
+    // rolled-back one would be here too, had PostgreSQL sent it.
+    await bookSeats(database.db, seatFeed, { userId: buyerId, eventId: event.id, quantity: 1 });
+    const fence: SeatChange = { eventId: event.id, kind: 'booking_created', availableSeats: 4, capacity: 5, version: 2 };
+    expect(await notified(event.id, 1)).toEqual([fence]);
+    expect(changesOf(event.id)).toEqual([fence]);
+  });
+
   test('an idempotent replay notifies nothing', async () => {
     const event = await createEvent(database.db, organizerId, { name: 'Feed replay', startsAt: new Date('2031-01-01T20:00:00Z'), capacity: 5 });
     const request = { userId: buyerId, eventId: event.id, quantity: 1, idempotencyKey: 'feed-key' };

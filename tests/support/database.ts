@@ -1,4 +1,8 @@
+import { PGlite } from '@electric-sql/pglite';
+import { drizzle } from 'drizzle-orm/pglite';
+import { migrate } from 'drizzle-orm/pglite/migrator';
 import postgres from 'postgres';
+import { migrationsFolder, type OpenDatabaseOptions } from '../../src/db/client';
 
 const TEST_DATABASE_PREFIX = 'seatwatch_test_';
 
@@ -49,3 +53,39 @@ export async function createTestDatabaseUrl(): Promise<string> {
 }
 
 export const usingPostgres = () => Boolean(process.env.DATABASE_URL?.startsWith('postgres'));
+
+/**
+ * What did not run on PGlite, in one plain line of the test output. Not a bun `skip`: the file
+ * still tests what PGlite can, and CI runs the whole suite again on PostgreSQL.
+ */
+export function sayNeedsPostgres(what: string): void {
+  console.log(`skipped: ${what} needs DATABASE_URL=postgres://… (e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bun test tests/scale-out)`);
+}
+
+let migratedDump: Promise<Blob> | undefined;
+
+/**
+ * A migrated PGlite data directory, made once per test process (bun test runs every file in
+ * one): each in-memory test database starts from its own copy of it, which takes under a second
+ * where initdb and the migrations took 3–4 s. The database still runs the migrations on start,
+ * and finds nothing left to do.
+ */
+export function migratedPgliteDump(): Promise<Blob> {
+  migratedDump ??= dumpMigratedPglite();
+  return migratedDump;
+}
+
+/** How openDatabase should open a test database at `url`: in-memory PGlite starts from the migrated dump. */
+export async function testDatabaseOptions(url: string): Promise<OpenDatabaseOptions> {
+  return url === 'memory://' ? { pgliteStartFrom: await migratedPgliteDump() } : {};
+}
+
+async function dumpMigratedPglite(): Promise<Blob> {
+  const pglite = new PGlite();
+  try {
+    await migrate(drizzle({ client: pglite }), { migrationsFolder });
+    return await pglite.dumpDataDir('none');
+  } finally {
+    await pglite.close();
+  }
+}

@@ -3,7 +3,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client';
 import type { Logger } from '../../src/lib/logger';
 import { startServer, type RunningServer } from '../../src/server';
-import { createTestDatabaseUrl } from './database';
+import { createTestDatabaseUrl, testDatabaseOptions } from './database';
 
 // Starting a server (PGlite boot, migrations, argon2 seeding) takes seconds on a busy 2-core
 // machine: every file that uses these helpers gets room for that in its hooks and tests.
@@ -20,7 +20,8 @@ export interface TestServer extends RunningServer {
  * DATABASE_URL is set (as in CI's second run).
  */
 export async function openTestDatabase(): Promise<DatabaseHandle> {
-  return openDatabase(await createTestDatabaseUrl());
+  const url = await createTestDatabaseUrl();
+  return openDatabase(url, await testDatabaseOptions(url));
 }
 
 export function testConfig(overrides: Partial<Config> = {}): Config {
