@@ -315,6 +315,18 @@ describe('rate bucket (injected clock)', () => {
     manager.stop();
   });
 
+  test('drops spread over most of the 10 s window still add up to the 4429 close', async () => {
+    const { manager, socket, advance } = clocked();
+    for (let i = 0; i < 40; i++) await manager.handleMessage(socket, ping);
+    for (let i = 0; i < 100; i++) await manager.handleMessage(socket, ping);
+    advance(9_000); // same window; the bucket refills to its 40
+    for (let i = 0; i < 40 + 99; i++) await manager.handleMessage(socket, ping);
+    expect(socket.closedWith).toBeNull();
+    await manager.handleMessage(socket, ping); // the 200th drop, 9 s after the first
+    expect(socket.closedWith).toEqual({ code: 4429, reason: expect.any(String) });
+    manager.stop();
+  });
+
   test('the rate_limited answer waits its turn behind answers still in progress', async () => {
     const db = controlledLoader();
     const { manager, open } = managerWith({ loader: db.loader });
