@@ -12,7 +12,7 @@ const root = resolve(import.meta.dir, '../..');
 /** A mutant's tests get this long; a hang counts as caught only if the tests fail, so it is reported apart. */
 const TEST_TIMEOUT_MS = 10 * 60_000;
 
-type Verdict = 'caught' | 'SURVIVED' | 'NOT APPLICABLE' | 'TIMED OUT';
+type Verdict = 'caught' | 'SURVIVED' | 'NOT APPLICABLE' | 'TIMED OUT' | 'SETUP FAILED';
 
 function trackedFiles(): string[] {
   const listed = Bun.spawnSync(['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root });
@@ -61,7 +61,11 @@ async function runMutant(mutant: Mutant, files: string[]): Promise<{ verdict: Ve
     if (child.signalCode === 'SIGKILL') return { verdict: 'TIMED OUT', seconds, detail: '' };
     const failedTests = output.split('\n').filter((line) => line.startsWith('(fail)'));
     if (exitCode === 0) return { verdict: 'SURVIVED', seconds, detail: summaryLine(output) };
-    return { verdict: 'caught', seconds, detail: failedTests[0]?.slice(0, 110) ?? summaryLine(output) };
+    // Only a test that ran and failed catches a mutant: a set-up hook that failed (often a busy
+    // machine timing out a server start) proves nothing either way, so it is reported apart.
+    const named = failedTests.filter((line) => !line.startsWith('(fail) (unnamed)'));
+    if (named.length === 0) return { verdict: 'SETUP FAILED', seconds, detail: failedTests[0]?.slice(0, 110) ?? summaryLine(output) };
+    return { verdict: 'caught', seconds, detail: named[0]!.slice(0, 110) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
