@@ -173,7 +173,7 @@ for (const fanOutInSlices of [false, true]) {
       manager.handleSeatChange(booked(4));
       manager.handleSeatChange(booked(5));
       manager.handleSeatChange(booked(6));
-      await Bun.sleep(80);
+      await waitFor(() => [first, second].every((socket) => socket.last(7)?.version === 6), 2_000, 'both watchers at version 6');
       for (const socket of [first, second]) {
         expectStrictlyIncreasing(socket.versions(7), 'watcher');
         expect(socket.last(7)).toMatchObject({ version: 6 });
@@ -219,6 +219,7 @@ for (const fanOutInSlices of [false, true]) {
       // At the window's end (later on a busy machine): one message, the latest.
       await waitFor(() => socket.versions(7).length >= 3, 1_000, "the window's message");
       expect(socket.versions(7)).toEqual([1, 2, 20]);
+      // At least a whole window with nothing to send.
       await Bun.sleep(45);
       // The window closed quietly; the next change is sent at once again.
       manager.handleSeatChange({ ...state(21), kind: 'booking_cancelled' });
@@ -237,7 +238,7 @@ for (const fanOutInSlices of [false, true]) {
       // Blocked past the window's end, as by a write to thousands of sockets.
       const blockedUntil = Date.now() + 60;
       while (Date.now() < blockedUntil);
-      await Bun.sleep(60);
+      await waitFor(() => socket.last(7)?.version === 5, 2_000, 'the late window\'s message');
       expect(socket.versions(7)).toEqual([1, 2, 5]);
       manager.stop();
     });
@@ -256,9 +257,9 @@ describe('slices (fan-out-slices.ts) with the manager', () => {
     // Subscribing while the rest of the message waits for its turn.
     const newcomer = open();
     await manager.handleMessage(newcomer, subscribeToEvent7);
-    await Bun.sleep(30);
+    await waitFor(() => watchers.every((socket) => socket.last(7).version === 2), 2_000, 'every slice at version 2');
     manager.handleSeatChange(booked(3));
-    await Bun.sleep(60);
+    await waitFor(() => [...watchers, newcomer].every((socket) => socket.last(7)?.version === 3), 2_000, 'every watcher at version 3');
     for (const socket of [...watchers, newcomer]) {
       expectStrictlyIncreasing(socket.versions(7), 'watcher');
       expect(socket.versions(7).at(-1)).toBe(3);
