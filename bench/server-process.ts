@@ -8,7 +8,7 @@ import { loadConfig } from '../src/config';
 import { bookings, events } from '../src/db/schema';
 import { createLogger } from '../src/lib/logger';
 import { startServer } from '../src/server';
-import type { SeatChange } from '../src/services/seat-feed';
+import type { FeedChange } from '../src/services/seat-feed';
 import { emitLine, serveCommands, trackPeakRss } from './child-protocol';
 import { benchClockMs } from './clock';
 import { COMMIT_CLOCK_INSTALL, commitClockRead, commitTimesOf } from './commit-clock';
@@ -31,7 +31,7 @@ let publishedTo: ((eventId: number) => [number, number][]) | null = null;
  * (when a change reaches the WebSocket manager) is the fallback, and the earlier is kept.
  */
 const heardTimes = createHeardTimes();
-const recordCommit = (change: SeatChange) => heardTimes.record(change.eventId, change.version);
+const recordCommit = (change: FeedChange) => heardTimes.record(change.eventId, change.version);
 const feed = server.seatFeed;
 const handOver = feed.committed.bind(feed);
 feed.committed = (change) => {

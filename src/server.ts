@@ -6,7 +6,7 @@ import { createLogger, type Logger } from './lib/logger';
 import { createMetrics } from './lib/metrics';
 import { createTokens } from './lib/tokens';
 import { websocketHandlers } from './routes/websocket';
-import { getSeatStates, getViewableSeatStates } from './services/event';
+import { getViewableSeatStates } from './services/event';
 import { MAX_GROUPING_HOLD_MS } from './services/seat-change-grouping';
 import type { SeatFeed } from './services/seat-feed';
 import { createSeatFeed } from './services/seat-feed-transport';
@@ -61,8 +61,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // A window may skip intermediate versions, so this process's own changes need not wait for
     // their notification: one that just misses a window's message waited a whole fan-out for it.
     deliverOwnCommitsAtOnce: config.fanoutCoalesceMs > 0,
-    // After a feed outage, re-read what local watchers hold and publish anything newer.
-    onReconnect: async () => websocket.catchUp(await getSeatStates(database.db, websocket.watchedEventIds())),
+    // After a feed outage, re-read what local watchers hold and who may see it; publish anything newer.
+    onReconnect: async () => websocket.catchUp(await getViewableSeatStates(database.db, websocket.watchedEventIds())),
   });
   const stopFeed = seatFeed.subscribe(websocket.handleSeatChange);
 

@@ -2,7 +2,7 @@ import { and, asc, eq, getTableColumns, or, sql } from 'drizzle-orm';
 import { databaseErrorCode, type Database } from '../db/client';
 import { events, type EventRow } from '../db/schema';
 import { errors } from '../lib/errors';
-import type { SeatChange, SeatFeed } from './seat-feed';
+import type { FeedChange, SeatFeed } from './seat-feed';
 import type { SeatStateFields } from '../protocol';
 
 export type EventStatus = 'draft' | 'published';
@@ -84,20 +84,11 @@ export interface ViewableSeatState extends SeatStateFields {
   organizerId: number;
 }
 
-/** Seat states of many events with their visibility, for snapshot reads answered together. */
+/** Seat states of many events with their visibility, for snapshot reads answered together and feed catch-up. */
 export async function getViewableSeatStates(db: Database, eventIds: number[]): Promise<ViewableSeatState[]> {
   if (eventIds.length === 0) return [];
   return db
     .select({ ...seatStateColumns, status: events.status, organizerId: events.organizerId })
-    .from(events)
-    .where(sql`${events.id} in ${eventIds}`);
-}
-
-/** Current seat states of many events, whoever can see them (for feed catch-up). */
-export async function getSeatStates(db: Database, eventIds: number[]): Promise<SeatStateFields[]> {
-  if (eventIds.length === 0) return [];
-  return db
-    .select(seatStateColumns)
     .from(events)
     .where(sql`${events.id} in ${eventIds}`);
 }
@@ -128,7 +119,9 @@ export async function createEvent(db: Database, organizerId: number, input: NewE
 /**
  * Organizer-only edit. A capacity change moves availableSeats by the same amount in one
  * conditional UPDATE that refuses to go below the seats already booked, so it cannot race
- * with bookings; it bumps `version` and is published as a `seat_update`.
+ * with bookings; it bumps `version` and is published as a `seat_update`. A move from published
+ * to draft is published as `event_hidden`, ahead of any seat change of the same edit, so every
+ * process removes the event's other watchers; it does not bump `version` (not a seat change).
  */
 export async function updateEvent(
   db: Database,
@@ -149,6 +142,7 @@ export async function updateEvent(
     const [current] = await tx.select().from(events).where(eq(events.id, eventId)).for('update');
     if (!current) throw errors.eventNotFound(eventId);
     const capacityChanges = capacity !== undefined && capacity !== current.capacity;
+    const becomesDraft = patch.status === 'draft' && current.status === 'published';
     // The patch always names a column (validation requires one), so the UPDATE is never empty.
     const capacityColumns = capacityChanges
       ? {
@@ -159,21 +153,24 @@ export async function updateEvent(
       : capacity === undefined
         ? {}
         : { capacity };
-    // The feed records a capacity change in the UPDATE itself, from the values it writes.
+    // The feed records the changes in the UPDATE itself, from the values it writes.
+    const hiding = becomesDraft
+      ? seatFeed.recordInStatement({ kind: 'event_hidden', eventId: events.id, organizerId: events.organizerId, version: events.version })
+      : null;
     const recorded = capacityChanges ? seatFeed.recordInStatement({ ...seatStateColumns, kind: 'seat_update' }) : null;
     const [row] = await tx
       .update(events)
       .set({ ...detailColumns, ...capacityColumns })
       .where(and(eq(events.id, eventId), guard))
-      .returning({ ...getTableColumns(events), ...(recorded && { recorded }) });
+      .returning({ ...getTableColumns(events), ...(hiding && { hiding }), ...(recorded && { recorded }) });
     if (!row) throw explainRefusedUpdate(current, userId);
-    const change: SeatChange | null = capacityChanges
-      ? { eventId, kind: 'seat_update', availableSeats: row.availableSeats, capacity: row.capacity, version: row.version }
-      : null;
-    return { row, change };
+    const changes: FeedChange[] = [];
+    if (becomesDraft) changes.push({ kind: 'event_hidden', eventId, organizerId: row.organizerId, version: row.version });
+    if (capacityChanges) changes.push({ eventId, kind: 'seat_update', availableSeats: row.availableSeats, capacity: row.capacity, version: row.version });
+    return { row, changes };
   });
 
-  if (outcome.change) seatFeed.committed(outcome.change);
+  for (const change of outcome.changes) seatFeed.committed(change);
   return toPublicEvent(outcome.row);
 }
 

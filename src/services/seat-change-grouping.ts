@@ -1,4 +1,4 @@
-import type { SeatChange } from './seat-feed';
+import type { FeedChange } from './seat-feed';
 
 /** A seat-changing statement of this process, from before it is sent until its outcome is known. */
 export interface ChangeInFlight {
@@ -20,7 +20,7 @@ export const MAX_GROUPING_HOLD_MS = 10;
 export interface SeatChangeGrouping {
   begin(eventId: number): ChangeInFlight;
   /** A committed change, handed on now or once the statements beside it are done. */
-  arrive(change: SeatChange): void;
+  arrive(change: FeedChange): void;
   /** Changes whose notification was lost with a LISTEN connection will not come; stop expecting them. */
   forgetAwaited(): void;
   /** Hands on whatever is held; from then on every change is handed on at once (the feed is closing). */
@@ -44,7 +44,7 @@ interface EventChanges {
   awaited: Map<ChangeInFlight, number>;
   newestArrived: number;
   newestHandedOn: number;
-  held: SeatChange[];
+  held: FeedChange[];
   /** The statements the held changes wait for: those running, or awaited, when the first was held. */
   cohort: Set<ChangeInFlight> | null;
   timer: ReturnType<typeof setTimeout> | null;
@@ -69,7 +69,7 @@ interface EventChanges {
  * others of its group are still running; that request's statement then misses the group, and the
  * groups fall apart (3.1 messages per write instead of 3.6 with 4 bookings in flight).
  */
-export function createSeatChangeGrouping(deliver: (change: SeatChange) => void, maxHoldMs: number): SeatChangeGrouping {
+export function createSeatChangeGrouping(deliver: (change: FeedChange) => void, maxHoldMs: number): SeatChangeGrouping {
   const byEvent = new Map<number, EventChanges>();
   let closed = maxHoldMs <= 0;
 
@@ -79,7 +79,7 @@ export function createSeatChangeGrouping(deliver: (change: SeatChange) => void, 
     if (changes.open.size === 0 && changes.awaited.size === 0 && changes.held.length === 0 && changes.waiters.size === 0) byEvent.delete(eventId);
   }
 
-  function handOn(changes: EventChanges, change: SeatChange): void {
+  function handOn(changes: EventChanges, change: FeedChange): void {
     deliver(change);
     changes.newestHandedOn = Math.max(changes.newestHandedOn, change.version);
     for (const waiter of changes.waiters) if (waiter.version <= changes.newestHandedOn) waiter.resolve();

@@ -2,27 +2,37 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { DatabaseHandle } from '../db/client';
 import type { Logger } from '../lib/logger';
 import { createSeatChangeGrouping } from './seat-change-grouping';
-import { createHandlerSet, type SeatChange, type SeatChangeSql, type SeatFeed, type SeatFeedBaseOptions } from './seat-feed';
+import { createHandlerSet, type FeedChange, type FeedChangeSql, type SeatChange, type SeatFeed, type SeatFeedBaseOptions } from './seat-feed';
 
 export const SEAT_CHANNEL = 'seat_changes';
 
 const kinds: ReadonlySet<SeatChange['kind']> = new Set(['booking_created', 'booking_cancelled', 'seat_update']);
 
 /**
- * `eventId,kind,availableSeats,capacity,version`: ids and numbers only, a few dozen bytes. Built
- * by PostgreSQL, so a statement can notify from the very columns it just wrote.
+ * `eventId,kind,availableSeats,capacity,version` for a seat change, `eventId,event_hidden,organizerId,version`
+ * for a move to draft: ids and numbers only, a few dozen bytes. Built by PostgreSQL, so a
+ * statement can notify from the very columns it just wrote.
  */
-export function encodeSeatChange(change: SeatChangeSql): SQL {
+export function encodeSeatChange(change: FeedChangeSql): SQL {
+  if (change.kind === 'event_hidden') {
+    const { eventId, kind, organizerId, version } = change;
+    return sql`concat_ws(',', ${eventId}::text, ${kind}::text, ${organizerId}::text, ${version}::text)`;
+  }
   const { eventId, kind, availableSeats, capacity, version } = change;
   return sql`concat_ws(',', ${eventId}::text, ${kind}::text, ${availableSeats}::text, ${capacity}::text, ${version}::text)`;
 }
 
-const notifySeatChange = (change: SeatChangeSql) => sql`pg_notify(${SEAT_CHANNEL}, ${encodeSeatChange(change)})`;
+const notifySeatChange = (change: FeedChangeSql) => sql`pg_notify(${SEAT_CHANNEL}, ${encodeSeatChange(change)})`;
 
 const wholeNumber = (text: string | undefined) => (text !== undefined && /^\d{1,10}$/.test(text) ? Number(text) : null);
 
-export function decodeSeatChange(payload: string): SeatChange | null {
+export function decodeSeatChange(payload: string): FeedChange | null {
   const fields = payload.split(',');
+  if (fields[1] === 'event_hidden') {
+    const [eventId, organizerId, version] = [fields[0], fields[2], fields[3]].map(wholeNumber);
+    if (fields.length !== 4 || eventId == null || organizerId == null || version == null) return null;
+    return { eventId, kind: 'event_hidden', organizerId, version };
+  }
   if (fields.length !== 5) return null;
   const kind = fields[1] as SeatChange['kind'];
   const [eventId, availableSeats, capacity, version] = [fields[0], fields[2], fields[3], fields[4]].map(wholeNumber);
@@ -62,6 +72,11 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
   let closed = false;
   // Bumped on every outage, so a catch-up retry from an earlier recovery stops when a newer one takes over.
   let recoveries = 0;
+  /**
+   * Events with a move to draft committed here and not heard back yet, with its version: until
+   * it is, their own changes wait for their notification too, so none overtakes the notice.
+   */
+  const hidingsUnheard = new Map<number, number>();
 
   function deliver(payload: string): void {
     const change = decodeSeatChange(payload);
@@ -69,6 +84,8 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
       logger.warn('seat feed: ignored malformed notification', { channel: SEAT_CHANNEL, payload: payload.slice(0, 200) });
       return;
     }
+    const hiddenAt = hidingsUnheard.get(change.eventId);
+    if (hiddenAt !== undefined && change.version >= hiddenAt) hidingsUnheard.delete(change.eventId);
     grouping.arrive(change);
   }
 
@@ -100,6 +117,7 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
       lostAt = null;
       // Notifications sent while the connection was down never come; the catch-up read covers them.
       grouping.forgetAwaited();
+      hidingsUnheard.clear();
       // Only now: a change committed after this read arrives as a notification, one before it is in the read.
       void catchUp(recoveries);
     },
@@ -110,9 +128,13 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
     // Queued by the statement that makes the change, so it is delivered only if that commits.
     recordInStatement: notifySeatChange,
     // The notification comes back through this process's own LISTEN once committed; with
-    // deliverOwnCommitsAtOnce the statement's own result goes ahead of it.
+    // deliverOwnCommitsAtOnce the statement's own result goes ahead of it. Not a move to draft:
+    // no version tells its repeat apart, which could then remove a watcher who subscribed again
+    // after the event was published again in between.
     committed(change) {
-      if (options.deliverOwnCommitsAtOnce) grouping.arrive(change);
+      if (!options.deliverOwnCommitsAtOnce) return;
+      if (change.kind === 'event_hidden') hidingsUnheard.set(change.eventId, change.version);
+      else if (!hidingsUnheard.has(change.eventId)) grouping.arrive(change);
     },
     changing: grouping.begin,
     subscribe: handlers.add,

@@ -6,10 +6,29 @@ import { createSeatChangeGrouping, type ChangeInFlight } from './seat-change-gro
 /** A committed change of an event's seats: full state, never a delta, so any one message can be rendered alone. */
 export type SeatChange = SeatStateFields & { kind: SeatMessageType };
 
-/** A seat change whose fields are columns of the statement that makes it (or plain values). */
-export type SeatChangeSql = { [K in keyof SeatChange]: SeatChange[K] | SQLWrapper };
+/**
+ * The event became a draft: from now on only its organizer may watch it. Travels the seat
+ * changes' way, so every process hears it once committed, in order with them, and removes the
+ * other watchers; it goes to no socket. `version` is the event's at that commit (a status change
+ * does not bump it).
+ */
+export interface EventHidden {
+  kind: 'event_hidden';
+  eventId: number;
+  organizerId: number;
+  version: number;
+}
 
-export type SeatChangeHandler = (change: SeatChange) => void;
+/** What the feed carries. */
+export type FeedChange = SeatChange | EventHidden;
+
+/** A feed change whose fields (the kind apart) are columns of the statement that makes it, or plain values. */
+export type FeedChangeSql<C extends FeedChange = FeedChange> = C extends FeedChange
+  ? { [K in keyof C]: K extends 'kind' ? C[K] : C[K] | SQLWrapper }
+  : never;
+export type SeatChangeSql = FeedChangeSql<SeatChange>;
+
+export type SeatChangeHandler = (change: FeedChange) => void;
 
 /**
  * How seat changes travel from the statement that made them to the WebSocket manager(s).
@@ -23,8 +42,8 @@ export interface SeatFeed {
    * An expression for the select list of the statement that makes the change, recording it as
    * part of that statement; null when this transport carries changes only through `committed`.
    */
-  recordInStatement(change: SeatChangeSql): SQL | null;
-  committed(change: SeatChange): void;
+  recordInStatement(change: FeedChangeSql): SQL | null;
+  committed(change: FeedChange): void;
   /**
    * Called before a statement that may change the event's seats is sent, settled once its outcome
    * is known: when the feed groups changes (`maxGroupingHoldMs`), those arriving meanwhile wait
@@ -47,7 +66,7 @@ export function createHandlerSet(logger: Logger) {
       handlers.add(handler);
       return () => void handlers.delete(handler);
     },
-    emit(change: SeatChange): void {
+    emit(change: FeedChange): void {
       for (const handler of handlers) {
         try {
           handler(change);

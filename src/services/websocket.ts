@@ -1,5 +1,6 @@
 import {
   parseClientMessage,
+  seatStateOf,
   WS_CLOSE,
   WS_LIMITS,
   type ErrorCode,
@@ -9,7 +10,8 @@ import {
 import type { Logger } from '../lib/logger';
 import type { TokenUser } from '../lib/tokens';
 import { createFanOutSlices, sliceCountFor, sliceOf, type FanOutSlices } from './fan-out-slices';
-import type { SeatChange } from './seat-feed';
+import type { ViewableSeatState } from './event';
+import type { EventHidden, FeedChange } from './seat-feed';
 
 /**
  * The WebSocket manager: the only holder of sockets. It keeps who is connected (`clients`),
@@ -33,6 +35,8 @@ export interface ClientState {
   clientId: string;
   userId: number;
   socket: ManagedSocket;
+  /** The event of `/ws/events/:id`, closed 4404 when it goes out of sight; null on `/ws`. */
+  openedFor: number | null;
   /** Unix seconds at which the token stops being valid. */
   tokenExpiresAt: number;
   /** Fires at the token's expiry: `token_expired`, then 4401. */
@@ -81,6 +85,8 @@ interface EventFeedState {
   slices: FanOutSlices;
   /** Snapshot reads of this event not yet answered. */
   readsInFlight: number;
+  /** Moves to draft heard while tracked: a read that began before one is taken again (withSeatState). */
+  hidings: number;
 }
 
 export const EVENT_TOPIC_PREFIX = 'event:';
@@ -156,12 +162,13 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     socket.close(WS_CLOSE.unauthorized, 'unauthorized');
   }
 
-  function register(socket: ManagedSocket, user: TokenUser, tokenExpiresAt: number): ClientState {
+  function register(socket: ManagedSocket, user: TokenUser, tokenExpiresAt: number, openedFor: number | null = null): ClientState {
     connectionCounter += 1;
     const client: ClientState = {
       clientId: `ws_${connectionCounter}_${randomSuffix()}`,
       userId: user.id,
       socket,
+      openedFor,
       tokenExpiresAt,
       expiryTimer: null,
       subscriptions: new Set(),
@@ -193,10 +200,10 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
    * meanwhile wait in the client's queue instead of being lost.
    */
   function openForEvent(socket: ManagedSocket, user: TokenUser, tokenExpiresAt: number, rawEventId: string): Promise<void> {
-    const client = register(socket, user, tokenExpiresAt);
+    const eventId = /^\d{1,10}$/.test(rawEventId) ? Number(rawEventId) : NaN;
+    const valid = Number.isSafeInteger(eventId) && eventId > 0 && eventId <= 2_147_483_647;
+    const client = register(socket, user, tokenExpiresAt, valid ? eventId : null);
     client.queue = client.queue.then(async () => {
-      const eventId = /^\d{1,10}$/.test(rawEventId) ? Number(rawEventId) : NaN;
-      const valid = Number.isSafeInteger(eventId) && eventId > 0 && eventId <= 2_147_483_647;
       const notFound = () => {
         sendError(client, 'event_not_found', `Event ${rawEventId} not found`, { eventId: valid ? eventId : rawEventId });
         closeClient(client, WS_CLOSE.eventNotFound, 'event not found');
@@ -236,6 +243,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
           sliceCount,
         }),
         readsInFlight: 0,
+        hidings: 0,
       };
       feedByEvent.set(eventId, state);
     }
@@ -253,13 +261,21 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   /**
    * Reads the event's seat state for `userId` and hands it to `use` while the event is still
    * tracked, so every change handled during the read is either in what was read or already in
-   * handed to the event's slices when `use` attaches the subscriber.
+   * handed to the event's slices when `use` attaches the subscriber. A move to draft heard during
+   * the read may have committed after it, when the event still looked published: the read is
+   * taken again, after that commit, so the reader is not attached behind the notice's back.
    */
   async function withSeatState(eventId: number, userId: number, use: (loaded: SeatStateFields | null) => void): Promise<void> {
     const feed = feedStateOf(eventId);
     feed.readsInFlight += 1;
     try {
-      use(await loadSeatState(eventId, userId));
+      let loaded: SeatStateFields | null;
+      let hidingsBefore: number;
+      do {
+        hidingsBefore = feed.hidings;
+        loaded = await loadSeatState(eventId, userId);
+      } while (loaded && feed.hidings !== hidingsBefore);
+      use(loaded);
     } finally {
       feed.readsInFlight -= 1;
       if (feedByEvent.get(eventId) === feed) releaseFeedIfIdle(eventId);
@@ -325,20 +341,45 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   }
 
   /**
-   * A committed seat change. Versions at or below what was already handed out are dropped;
-   * within a burst, at most one message per watcher per window goes out, always the latest
-   * state (fan-out-slices.ts).
+   * A committed change from the feed. A seat change: versions at or below what was already
+   * handed out are dropped; within a burst, at most one message per watcher per window goes out,
+   * always the latest state (fan-out-slices.ts). A move to draft is not ordered by version (it
+   * does not bump it): it removes the event's other watchers at once.
    */
-  function handleSeatChange(change: SeatChange): void {
+  function handleSeatChange(change: FeedChange): void {
     // Untracked: nobody here watches or is reading it, and the next reader sees this change in the database.
     const feed = feedByEvent.get(change.eventId);
     if (!feed) return;
+    if (change.kind === 'event_hidden') return hideFromAllButOrganizer(feed, change);
     feed.slices.deliver(change);
   }
 
-  /** After a feed outage: the current state of every watched event, published where newer. */
-  function catchUp(states: SeatStateFields[]): void {
-    for (const state of states) handleSeatChange({ ...state, kind: 'seat_update' });
+  /**
+   * The event became a draft: every watcher here but its organizer is told `event_not_found` and
+   * leaves it, as if it had never been visible; a connection opened for that event is closed
+   * 4404. Published again, the event may be subscribed to again; nobody is put back on its own.
+   */
+  function hideFromAllButOrganizer(feed: EventFeedState, hidden: EventHidden): void {
+    const { eventId, organizerId } = hidden;
+    feed.hidings += 1;
+    for (const clientId of [...(subscribersByEvent.get(eventId) ?? [])]) {
+      const client = clients.get(clientId);
+      if (!client || client.userId === organizerId) continue;
+      detachSubscription(client, eventId);
+      sendError(client, 'event_not_found', `Event ${eventId} not found`, { eventId });
+      if (client.openedFor === eventId) closeClient(client, WS_CLOSE.eventNotFound, 'event not found');
+    }
+  }
+
+  /**
+   * After a feed outage: the current state of every watched event, published where newer; an
+   * event that is a draft now loses its other watchers, in case its move was among what was missed.
+   */
+  function catchUp(states: ViewableSeatState[]): void {
+    for (const state of states) {
+      if (state.status === 'draft') handleSeatChange({ kind: 'event_hidden', eventId: state.eventId, organizerId: state.organizerId, version: state.version });
+      handleSeatChange({ ...seatStateOf(state), kind: 'seat_update' });
+    }
   }
 
   function takeRateToken(client: ClientState): boolean {

@@ -21,7 +21,9 @@ const driver = usingPostgres() ? 'PostgreSQL' : 'PGlite';
 
 beforeAll(async () => {
   server = await startTestServer();
-  stopWatching = server.seatFeed.subscribe((change) => seatChanges.push(change));
+  stopWatching = server.seatFeed.subscribe((change) => {
+    if (change.kind !== 'event_hidden') seatChanges.push(change);
+  });
   const registered = await Promise.all(Array.from({ length: 30 }, (_, index) => registerUser(server, `buyer${index}`)));
   buyers = registered.map(({ token, userId }) => ({ token, userId }));
   organizer = await login(server);

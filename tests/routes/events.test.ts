@@ -21,7 +21,9 @@ let sentinelEventId: number | undefined;
 beforeAll(async () => {
   server = await startTestServer();
   [organizer, alice, bob] = await Promise.all([login(server), login(server, 'alice@example.com'), registerUser(server, 'bob').then((user) => user.token)]);
-  stopWatching = server.seatFeed.subscribe((change) => seatChanges.push(change));
+  stopWatching = server.seatFeed.subscribe((change) => {
+    if (change.kind !== 'event_hidden') seatChanges.push(change);
+  });
 }, 60_000);
 afterAll(async () => {
   stopWatching();

@@ -344,6 +344,59 @@ describe('server → subscribers', () => {
     await closed(watcher);
   });
 
+  test('an event moved to draft: its other watchers get event_not_found and nothing more (4404 on /ws/events/:id), its organizer keeps watching', async () => {
+    const event = await createEvent(server, token, { capacity: 10 });
+    const organizer = connect(`${server.wsUrl}/ws/events/${event.id}?token=${token}`);
+    await organizer.nextOfType('subscribed');
+    const general = connect(`${server.wsUrl}/ws?token=${aliceToken}`);
+    await general.nextOfType('connection_established');
+    general.send({ type: 'subscribe_event', eventId: event.id });
+    general.send({ type: 'subscribe_event', eventId: 1 });
+    await general.next((message) => message.type === 'subscribed' && message.eventId === 1);
+    const dedicated = connect(`${server.wsUrl}/ws/events/${event.id}?token=${aliceToken}`);
+    await dedicated.nextOfType('subscribed');
+    const booked = await server.request('POST', '/api/bookings', { token, body: { eventId: event.id, quantity: 2 } });
+    expect(booked.status).toBe(201);
+    for (const socket of [organizer, general, dedicated]) await untilHolds(socket, event.id, event.version + 1);
+
+    const drafted = await server.request('PATCH', `/api/events/${event.id}`, { token, body: { status: 'draft' } });
+    expect(drafted.status).toBe(200);
+    const notFound = { type: 'error', code: 'event_not_found', eventId: event.id, message: expect.any(String) };
+    expect(await general.nextOfType('error')).toEqual(notFound);
+    expect(await dedicated.nextOfType('error')).toEqual(notFound);
+    expect((await dedicated.closed).code).toBe(4404);
+    expect(server.websocket.subscribersByEvent.get(event.id)).toEqual(new Set([organizer.messages[0].clientId]));
+
+    // Seat changes of the draft go on: a cancel by the organizer and a capacity edit.
+    const cancelled = await server.request('DELETE', `/api/bookings/${booked.body.booking.id}`, { token });
+    expect(cancelled.status).toBe(200);
+    expect((await server.request('PATCH', `/api/events/${event.id}`, { token, body: { capacity: 12 } })).status).toBe(200);
+    expect(await untilHolds(organizer, event.id, event.version + 3)).toEqual({
+      type: 'seat_update',
+      eventId: event.id,
+      availableSeats: 12,
+      capacity: 12,
+      version: event.version + 3,
+    });
+    // Published to the organizer before this round trip: the other watcher would have had them by now.
+    await roundTrip(general);
+    expect(seatMessages(general, event.id).map((message) => message.version)).toEqual([event.version, event.version + 1]);
+    expect(general.messages.filter((message) => message.eventId === event.id).at(-1)).toEqual(notFound);
+    expect(general.isClosed()).toBe(false);
+    general.send({ type: 'subscribe_event', eventId: event.id });
+    expect(await general.nextOfType('error')).toEqual(notFound);
+
+    // Published again, anyone may subscribe again; nobody was put back on its own.
+    expect((await server.request('PATCH', `/api/events/${event.id}`, { token, body: { status: 'published' } })).status).toBe(200);
+    expect((await server.request('POST', '/api/bookings', { token, body: { eventId: event.id } })).status).toBe(201);
+    await untilHolds(organizer, event.id, event.version + 4);
+    await roundTrip(general);
+    expect(seatMessages(general, event.id)).toHaveLength(2);
+    general.send({ type: 'subscribe_event', eventId: event.id });
+    expect(await general.nextOfType('subscribed')).toEqual({ type: 'subscribed', eventId: event.id, availableSeats: 11, capacity: 12, version: event.version + 4 });
+    await Promise.all([organizer, general].map(closed));
+  });
+
   test('one connection watching several events gets each its own updates', async () => {
     const first = await createEvent(server, token, { capacity: 5 });
     const second = await createEvent(server, token, { capacity: 7 });

@@ -45,6 +45,7 @@ if (!usingPostgres()) {
     const handles: DatabaseHandle[] = [];
     let a: Node;
     let b: Node;
+    let aListenerPid: number;
     let bListenerPid: number;
     let token: string;
 
@@ -85,6 +86,7 @@ if (!usingPostgres()) {
       inspector = postgres(databaseUrl, { max: 1, onnotice: () => {}, idle_timeout: 0 });
       a = await startNode('A', 0, true);
       const before = await listenerPids();
+      aListenerPid = before[0]!;
       // B coalesces bursts as the default config does; A sends every change.
       b = await startNode('B', 50, false);
       await inspector`select 1`;
@@ -151,6 +153,36 @@ if (!usingPostgres()) {
       }
     });
 
+    test('a move to draft through A removes the other watchers on B (4404 on /ws/events/:id); the organizer on B keeps watching', async () => {
+      const aliceToken = await login(a, 'alice@example.com');
+      const eventId = await createEvent(20);
+      const booked = await a.request('POST', '/api/bookings', { token, body: { eventId, quantity: 2 } });
+      expect(booked.status).toBe(201);
+      const organizerOnB = await watch(b, eventId);
+      const dedicatedOnB = connect(`${b.wsUrl}/ws/events/${eventId}?token=${aliceToken}`);
+      await dedicatedOnB.nextOfType('subscribed');
+      const generalOnB = connect(`${b.wsUrl}/ws?token=${aliceToken}`);
+      await generalOnB.nextOfType('connection_established');
+      generalOnB.send({ type: 'subscribe_event', eventId });
+      await generalOnB.nextOfType('subscribed');
+
+      expect((await a.request('PATCH', `/api/events/${eventId}`, { token, body: { status: 'draft' } })).status).toBe(200);
+      const notFound = { type: 'error', code: 'event_not_found', eventId, message: expect.any(String) };
+      expect(await generalOnB.nextOfType('error', 10_000)).toEqual(notFound);
+      expect(await dedicatedOnB.nextOfType('error', 10_000)).toEqual(notFound);
+      expect((await dedicatedOnB.closed).code).toBe(4404);
+
+      // A cancel through A: the organizer on B hears it, the other watcher on B does not.
+      expect((await a.request('DELETE', `/api/bookings/${booked.body.booking.id}`, { token })).status).toBe(200);
+      await untilHolds(organizerOnB, eventId, 3);
+      generalOnB.send({ type: 'ping' });
+      await generalOnB.nextOfType('pong');
+      expect(seatMessages(generalOnB, eventId).map((message) => message.version)).toEqual([2]);
+      expect(b.websocket.subscribersByEvent.get(eventId)).toEqual(new Set([organizerOnB.messages[0].clientId]));
+      organizerOnB.close();
+      generalOnB.close();
+    });
+
     test("B's LISTEN connection killed and held down: a booking through A meanwhile still reaches B's watcher after recovery", async () => {
       const eventId = await createEvent(50);
       const onA = await watch(a, eventId);
@@ -191,6 +223,31 @@ if (!usingPostgres()) {
       expect(await onB.next((message) => message.version === 6)).toEqual({ type: 'booking_created', eventId, availableSeats: 42, capacity: 50, version: 6 });
       onA.close();
       onB.close();
+    });
+
+    test("a move to draft while B's LISTEN connection is down: B's catch-up still removes the other watchers", async () => {
+      const aliceToken = await login(a, 'alice@example.com');
+      const eventId = await createEvent(10);
+      const organizerOnB = await watch(b, eventId);
+      const aliceOnB = connect(`${b.wsUrl}/ws/events/${eventId}?token=${aliceToken}`);
+      await aliceOnB.nextOfType('subscribed');
+      const currentB = (await listenerPids()).find((pid) => pid !== aListenerPid)!;
+      const logsFrom = b.logLines.length;
+
+      await admin.unsafe(`alter database "${databaseName}" allow_connections false`);
+      try {
+        const [terminated] = await admin`select pg_terminate_backend(${currentB}) as done`;
+        expect(terminated!.done).toBe(true);
+        await waitFor(() => b.logLines.slice(logsFrom).some((line) => line.msg.startsWith('seat feed: LISTEN reconnect failed')), 10_000, 'a failed reconnect on B');
+        // The notice is sent while B cannot hear it.
+        expect((await a.request('PATCH', `/api/events/${eventId}`, { token, body: { status: 'draft' } })).status).toBe(200);
+      } finally {
+        await admin.unsafe(`alter database "${databaseName}" allow_connections true`);
+      }
+      expect(await aliceOnB.nextOfType('error', 20_000)).toEqual({ type: 'error', code: 'event_not_found', eventId, message: expect.any(String) });
+      expect((await aliceOnB.closed).code).toBe(4404);
+      expect(b.websocket.subscribersByEvent.get(eventId)).toEqual(new Set([organizerOnB.messages[0].clientId]));
+      organizerOnB.close();
     });
   });
 }

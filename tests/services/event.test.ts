@@ -3,8 +3,8 @@ import { eq } from 'drizzle-orm';
 import type { DatabaseHandle } from '../../src/db/client';
 import { bookings } from '../../src/db/schema';
 import { bookSeats, cancelBooking } from '../../src/services/booking';
-import { createEvent, getSeatStates, getViewableSeatStates, getVisibleEvent, isVisibleTo, listEvents, updateEvent } from '../../src/services/event';
-import { createInProcessSeatFeed, type SeatChange } from '../../src/services/seat-feed';
+import { createEvent, getViewableSeatStates, getVisibleEvent, isVisibleTo, listEvents, updateEvent } from '../../src/services/event';
+import { createInProcessSeatFeed, type EventHidden, type FeedChange, type SeatChange } from '../../src/services/seat-feed';
 import { AppError } from '../../src/lib/errors';
 import { openTestDatabase } from '../support/server';
 import { insertUsers, readEventRow, refusal } from '../support/services';
@@ -14,13 +14,18 @@ import { insertUsers, readEventRow, refusal } from '../support/services';
 let database: DatabaseHandle;
 const seatFeed = createInProcessSeatFeed();
 const emitted: SeatChange[] = [];
+/** Every feed change in order, moves to draft included. */
+const fed: FeedChange[] = [];
 let organizerId: number;
 let otherId: number;
 
 beforeAll(async () => {
   database = await openTestDatabase();
   [organizerId, otherId] = (await insertUsers(database.db, 'event', 2)) as [number, number];
-  seatFeed.subscribe((change) => emitted.push(change));
+  seatFeed.subscribe((change) => {
+    fed.push(change);
+    if (change.kind !== 'event_hidden') emitted.push(change);
+  });
 }, 60_000);
 afterAll(() => database.close());
 
@@ -61,10 +66,9 @@ describe('create, list, get', () => {
     expect(isVisibleTo({ status: 'published', organizerId }, otherId)).toBe(true);
     expect(isVisibleTo({ status: 'published', organizerId }, null)).toBe(true);
     expect(await getViewableSeatStates(database.db, [])).toEqual([]);
-    // Catch-up reads every watched event, whoever may see it.
-    const states = await getSeatStates(database.db, [draft.id, published.id]);
+    // Catch-up reads every watched event this way too, whoever may see it.
+    const states = await getViewableSeatStates(database.db, [draft.id, published.id]);
     expect(states.map((state) => state.eventId).sort((a, b) => a - b)).toEqual([draft.id, published.id]);
-    expect(await getSeatStates(database.db, [])).toEqual([]);
   });
 
   test('limit and offset', async () => {
@@ -84,6 +88,24 @@ describe('updateEvent', () => {
       { eventId: event.id, kind: 'seat_update', availableSeats: 8, capacity: 12, version: 3 },
       { eventId: event.id, kind: 'seat_update', availableSeats: 0, capacity: 4, version: 4 },
     ]);
+  });
+
+  test('published → draft emits event_hidden with the organizer, ahead of a capacity change of the same edit; no version bump of its own', async () => {
+    const event = await newEvent(8);
+    const drafted = await updateEvent(database.db, seatFeed, organizerId, event.id, { status: 'draft', capacity: 9 });
+    expect(drafted).toMatchObject({ status: 'draft', capacity: 9, availableSeats: 9, version: 2 });
+    const hidden: EventHidden = { kind: 'event_hidden', eventId: event.id, organizerId, version: 2 };
+    expect(fed.filter((change) => change.eventId === event.id)).toEqual([hidden, { eventId: event.id, kind: 'seat_update', availableSeats: 9, capacity: 9, version: 2 }]);
+
+    // Already a draft, edited again, published again: nothing more is hidden, and no version moves.
+    await updateEvent(database.db, seatFeed, organizerId, event.id, { status: 'draft', name: 'Still a draft' });
+    expect(await updateEvent(database.db, seatFeed, organizerId, event.id, { status: 'published' })).toMatchObject({ status: 'published', version: 2 });
+    const again = await updateEvent(database.db, seatFeed, organizerId, event.id, { status: 'draft' });
+    expect(again).toMatchObject({ status: 'draft', version: 2 });
+    expect(fed.filter((change) => change.eventId === event.id && change.kind === 'event_hidden')).toEqual([hidden, hidden]);
+    // A refused move emits nothing.
+    await refusal(updateEvent(database.db, seatFeed, otherId, (await newEvent(2)).id, { status: 'draft' }), 'forbidden');
+    expect(fed.at(-1)).toEqual(hidden);
   });
 
   test('details only, or the same capacity: no version bump, nothing emitted', async () => {

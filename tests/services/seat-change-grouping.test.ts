@@ -4,7 +4,7 @@ import { createLogger } from '../../src/lib/logger';
 import { bookSeats } from '../../src/services/booking';
 import { createEvent } from '../../src/services/event';
 import { createSeatChangeGrouping } from '../../src/services/seat-change-grouping';
-import type { SeatChange } from '../../src/services/seat-feed';
+import type { FeedChange, SeatChange } from '../../src/services/seat-feed';
 import { createSeatFeed } from '../../src/services/seat-feed-transport';
 import { openTestDatabase } from '../support/server';
 import { insertUsers } from '../support/services';
@@ -17,7 +17,7 @@ function recorder() {
   let stepOpen = false;
   return {
     steps,
-    deliver(delivered: SeatChange) {
+    deliver(delivered: FeedChange) {
       if (!stepOpen) {
         steps.push([]);
         stepOpen = true;

@@ -3,8 +3,8 @@ import { sql } from 'drizzle-orm';
 import type { DatabaseHandle } from '../../src/db/client';
 import { createLogger } from '../../src/lib/logger';
 import { bookSeats, cancelBooking } from '../../src/services/booking';
-import { createEvent } from '../../src/services/event';
-import type { SeatChange, SeatFeed } from '../../src/services/seat-feed';
+import { createEvent, updateEvent } from '../../src/services/event';
+import type { EventHidden, FeedChange, SeatChange, SeatFeed } from '../../src/services/seat-feed';
 import { createPostgresSeatFeed, decodeSeatChange, encodeSeatChange, SEAT_CHANNEL } from '../../src/services/seat-feed-postgres';
 import { openTestDatabase } from '../support/server';
 import { insertUsers, refusal } from '../support/services';
@@ -40,7 +40,7 @@ afterAll(async () => {
   await database?.close();
 });
 
-const changesOf = (eventId: number) => payloads.map(decodeSeatChange).filter((change): change is SeatChange => change?.eventId === eventId);
+const changesOf = (eventId: number) => payloads.map(decodeSeatChange).filter((change): change is FeedChange => change?.eventId === eventId);
 
 const notified = (eventId: number, count: number) =>
   waiter.until(
@@ -61,6 +61,36 @@ test('the payload PostgreSQL builds is what decodeSeatChange reads, from values 
   expect(payloads!.fromValues).toBe('2147483647,booking_cancelled,0,1000000,12');
   expect(decodeSeatChange(payloads!.fromValues)).toEqual(change);
   expect(decodeSeatChange(payloads!.fromColumns)).toEqual(change);
+});
+
+test('a move to draft travels as eventId,event_hidden,organizerId,version, from values and from columns alike', async () => {
+  const hidden: EventHidden = { eventId: 2_147_483_647, kind: 'event_hidden', organizerId: 42, version: 7 };
+  const row = sql`(values (${hidden.eventId}::integer, ${hidden.organizerId}::integer, ${hidden.version}::integer)) as t (e, o, v)`;
+  const [payloads] = await database.db
+    .select({
+      fromValues: sql<string>`${encodeSeatChange(hidden)}`,
+      fromColumns: sql<string>`${encodeSeatChange({ eventId: sql`t.e`, kind: 'event_hidden', organizerId: sql`t.o`, version: sql`t.v` })}`,
+    })
+    .from(row);
+  expect(payloads!.fromValues).toBe('2147483647,event_hidden,42,7');
+  expect(decodeSeatChange(payloads!.fromValues)).toEqual(hidden);
+  expect(decodeSeatChange(payloads!.fromColumns)).toEqual(hidden);
+  for (const malformed of ['1,event_hidden,42', '1,event_hidden,42,7,0', '1,event_hidden,x,7', '1,event_hidden,,7']) expect(decodeSeatChange(malformed)).toBeNull();
+});
+
+test('a move to draft notifies event_hidden once, ahead of the capacity change of the same edit; other edits and refusals notify nothing', async () => {
+  const event = await createEvent(database.db, organizerId, { name: 'Feed hidden', startsAt: new Date('2031-01-01T20:00:00Z'), capacity: 3 });
+  await updateEvent(database.db, seatFeed, organizerId, event.id, { status: 'draft', capacity: 4 });
+  await refusal(updateEvent(database.db, seatFeed, buyerId, event.id, { status: 'published' }), 'event_not_found');
+  await updateEvent(database.db, seatFeed, organizerId, event.id, { status: 'draft', name: 'Still a draft' });
+  await updateEvent(database.db, seatFeed, organizerId, event.id, { status: 'published' });
+  // In commit order: once this capacity change is here, anything the edits before had sent is too.
+  await updateEvent(database.db, seatFeed, organizerId, event.id, { capacity: 5 });
+  expect(await notified(event.id, 3)).toEqual([
+    { eventId: event.id, kind: 'event_hidden', organizerId, version: 2 },
+    { eventId: event.id, kind: 'seat_update', availableSeats: 4, capacity: 4, version: 2 },
+    { eventId: event.id, kind: 'seat_update', availableSeats: 5, capacity: 5, version: 3 },
+  ]);
 });
 
 describe('bookings on the PostgreSQL feed', () => {
@@ -122,6 +152,36 @@ describe('deliverOwnCommitsAtOnce', () => {
     // In-process PGlite may deliver the notification first; either way the booking is heard by then.
     expect(heardWhenBooked).toContain(2);
     expect(heard).toEqual([2, 2]);
+  });
+
+  test('on: a move to draft is heard once, from its notification, and no own change committed after it goes ahead of it', async () => {
+    // The same database, its notifications handed on 100 ms late, as over a slow LISTEN connection.
+    const slowListen: DatabaseHandle = {
+      ...database,
+      listen: (channel, handler, listenOptions) => database.listen(channel, (payload) => void setTimeout(() => handler(payload), 100), listenOptions),
+    };
+    const feed = await createPostgresSeatFeed(slowListen, { logger: createLogger('silent'), onReconnect: async () => {}, deliverOwnCommitsAtOnce: true });
+    try {
+      const event = await createEvent(database.db, organizerId, { name: 'Feed hidden at once', startsAt: new Date('2031-01-01T20:00:00Z'), capacity: 5 });
+      const heard: FeedChange[] = [];
+      feed.subscribe((change) => {
+        if (change.eventId === event.id) heard.push(change);
+      });
+      await updateEvent(database.db, feed, organizerId, event.id, { status: 'draft' });
+      await updateEvent(database.db, feed, organizerId, event.id, { capacity: 6 });
+      await updateEvent(database.db, feed, organizerId, event.id, { capacity: 7 });
+      await notified(event.id, 3);
+      for (let waited = 0; heard.length < 3 && waited < 5000; waited += 10) await Bun.sleep(10);
+      // Any repeat of the notice would come in its 100 ms too.
+      await Bun.sleep(150);
+      expect(heard).toEqual([
+        { eventId: event.id, kind: 'event_hidden', organizerId, version: 1 },
+        { eventId: event.id, kind: 'seat_update', availableSeats: 6, capacity: 6, version: 2 },
+        { eventId: event.id, kind: 'seat_update', availableSeats: 7, capacity: 7, version: 3 },
+      ]);
+    } finally {
+      await feed.close();
+    }
   });
 
   test('off: only the notification carries it', async () => {

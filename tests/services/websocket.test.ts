@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { createLogger } from '../../src/lib/logger';
 import type { SeatStateFields } from '../../src/protocol';
-import type { SeatChange } from '../../src/services/seat-feed';
+import type { EventHidden, SeatChange } from '../../src/services/seat-feed';
 import { createWebSocketManager, type ManagedSocket, type Publisher, type SeatStateLoader } from '../../src/services/websocket';
 import { expectStrictlyIncreasing } from '../support/websocket-helpers';
 import { waitFor } from '../support/ws';
@@ -93,13 +93,21 @@ function managerWith(options: { loader: SeatStateLoader; coalesceMs?: number; fa
     manager.openGeneral(socket, user(userId), farFuture());
     return socket;
   };
-  return { manager, open };
+  /** `/ws/events/:id`; resolves once the open is answered. */
+  const openFor = (eventId: number, userId = 1) => {
+    const socket = new FakeSocket();
+    sockets.push(socket);
+    return { socket, opened: manager.openForEvent(socket, user(userId), farFuture(), String(eventId)) };
+  };
+  return { manager, open, openFor };
 }
 
 const state = (version: number, availableSeats = 100 - version): SeatStateFields => ({ eventId: 7, availableSeats, capacity: 100, version });
 
 const subscribeToEvent7 = JSON.stringify({ type: 'subscribe_event', eventId: 7 });
 const booked = (version: number): SeatChange => ({ ...state(version), kind: 'booking_created' });
+/** Event 7 became a draft of user 1 at `version`. */
+const hidden = (version: number): EventHidden => ({ kind: 'event_hidden', eventId: 7, organizerId: 1, version });
 
 /** `subscribe_event` for event 7, its snapshot read answered with `answer` once it is in flight. */
 async function subscribeAnswered(
@@ -204,6 +212,83 @@ for (const fanOutInSlices of [false, true]) {
       await subscribing;
       expect(socket.ofType('error')).toEqual([expect.objectContaining({ code: 'event_not_found', eventId: 7 })]);
       expect(manager.watchedEventIds()).toEqual([]);
+      manager.stop();
+    });
+  });
+
+  describe(`a move to draft (${topics})`, () => {
+    test('every watcher but the organizer gets event_not_found and leaves, whatever the version; a connection opened for the event closes 4404', async () => {
+      const db = controlledLoader();
+      const { manager, open, openFor } = managerWith({ fanOutInSlices, loader: db.loader, coalesceMs: 20 });
+      const organizer = open(1);
+      await subscribeAnswered(manager, organizer, db, state(4));
+      const other = open(2);
+      await subscribeAnswered(manager, other, db, state(4));
+      const dedicated = openFor(7, 3);
+      await flushMicrotasks();
+      db.release(state(4));
+      await dedicated.opened;
+      // At the version everyone holds: a status change does not bump it, and the notice still counts.
+      manager.handleSeatChange(hidden(4));
+      const notFound = { type: 'error', code: 'event_not_found', eventId: 7, message: expect.any(String) };
+      expect(other.received.at(-1)).toEqual(notFound);
+      expect(other.closedWith).toBeNull();
+      expect(dedicated.socket.received.at(-1)).toEqual(notFound);
+      expect(dedicated.socket.closedWith).toEqual({ code: 4404, reason: 'event not found' });
+      expect(organizer.ofType('error')).toEqual([]);
+      expect(manager.subscribersByEvent.get(7)?.size).toBe(1);
+      manager.handleSeatChange(booked(5));
+      await Bun.sleep(30);
+      expect(organizer.last(7)).toMatchObject({ version: 5 });
+      expect(other.versions(7)).toEqual([4]);
+      expect(dedicated.socket.versions(7)).toEqual([4]);
+      manager.stop();
+    });
+
+    for (const endpoint of ['subscribe_event', '/ws/events/:id']) {
+      test(`${endpoint}: a read that saw the event published, answered after the notice, is read again and attaches nobody`, async () => {
+        const db = controlledLoader();
+        const { manager, open, openFor } = managerWith({ fanOutInSlices, loader: db.loader });
+        const organizer = open(1);
+        await subscribeAnswered(manager, organizer, db, state(4));
+        let watcher: FakeSocket;
+        let answered: Promise<void>;
+        if (endpoint === 'subscribe_event') {
+          watcher = open(2);
+          answered = manager.handleMessage(watcher, subscribeToEvent7);
+        } else {
+          ({ socket: watcher, opened: answered } = openFor(7, 2));
+        }
+        await flushMicrotasks();
+        expect(db.pending()).toBe(1);
+        // The read saw the event published; the move to draft commits and is heard before it returns.
+        manager.handleSeatChange(hidden(4));
+        db.release(state(4));
+        await flushMicrotasks();
+        expect(db.pending()).toBe(1);
+        db.release(null);
+        await answered;
+        expect(watcher.received.filter((message) => message.eventId === 7)).toEqual([{ type: 'error', code: 'event_not_found', eventId: 7, message: expect.any(String) }]);
+        if (endpoint === '/ws/events/:id') expect(watcher.closedWith).toEqual({ code: 4404, reason: 'event not found' });
+        expect(manager.subscribersByEvent.get(7)?.size).toBe(1);
+        manager.handleSeatChange(booked(5));
+        expect(organizer.last(7)).toMatchObject({ version: 5 });
+        expect(watcher.versions(7)).toEqual([]);
+        manager.stop();
+      });
+    }
+
+    test('a read that began after the notice is not read again', async () => {
+      const db = controlledLoader();
+      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader });
+      const organizer = open(1);
+      await subscribeAnswered(manager, organizer, db, state(4));
+      manager.handleSeatChange(hidden(4));
+      // Published again since: a newcomer subscribes with one read.
+      const newcomer = open(2);
+      await subscribeAnswered(manager, newcomer, db, state(4));
+      expect(db.pending()).toBe(0);
+      expect(newcomer.last(7)).toEqual({ type: 'subscribed', ...state(4) });
       manager.stop();
     });
   });
