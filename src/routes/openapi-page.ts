@@ -24,7 +24,7 @@ interface PageOperation {
 }
 
 function accessNote(security: PageOperation['security']): string {
-  if (!security) return '<span class="access public">no token needed</span>';
+  if (!security || security.length === 0) return '<span class="access public">no token needed</span>';
   if (security.some((requirement) => Object.keys(requirement).length === 0)) return '<span class="access optional">token optional</span>';
   return '<span class="access bearer">Authorization: Bearer &lt;token&gt;</span>';
 }

@@ -1,4 +1,8 @@
-/** The event cards: live seat counts, the sold-out state, and Book with a quantity. */
+/**
+ * The event cards: live seat counts, the sold-out state, and Book with a quantity. When a live
+ * update leaves fewer seats than the quantity picked, the card says so and no quantity is
+ * picked until the user picks one (Book waits): Book never books a number the user did not choose.
+ */
 import type { PublicEvent } from './api';
 import { flash, h } from './dom';
 
@@ -17,15 +21,23 @@ const dateFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: '
 
 const seatsWord = (count: number) => (count === 1 ? 'seat' : 'seats');
 
+/** The select's value while no quantity is picked. */
+const NOT_PICKED = '';
+
 export function createEventsView(container: HTMLElement, actions: EventsViewActions) {
   const cards = new Map<number, HTMLElement>();
   const eventsById = new Map<number, PublicEvent>();
+  /** Quantities the user picked that the seats left no longer allow, by event */
+  const unmetPicks = new Map<number, number>();
 
   function card(event: PublicEvent): HTMLElement {
     const titleId = `event-${event.id}-title`;
     const quantityId = `event-${event.id}-quantity`;
     const quantity = h('select', { id: quantityId, name: 'quantity' });
-    for (let count = 1; count <= MAX_SEATS_PER_BOOKING; count++) quantity.append(h('option', { value: count }, String(count)));
+    // Shown only while the pick was undone by a live update.
+    quantity.append(h('option', { value: NOT_PICKED, disabled: true, hidden: true }, 'Pick'));
+    for (let count = 1; count <= MAX_SEATS_PER_BOOKING; count++) quantity.append(h('option', { value: count, selected: count === 1 }, String(count)));
+    const pickNotice = h('p', { class: 'pick-notice', 'data-pick-notice': true, role: 'alert', hidden: true });
     const onSale = event.status === 'published';
     const form = h(
       'form',
@@ -33,13 +45,20 @@ export function createEventsView(container: HTMLElement, actions: EventsViewActi
       h('label', { class: 'quantity-label', for: quantityId }, 'Seats'),
       quantity,
       h('button', { type: 'submit', class: 'button button-primary', 'data-action': 'book', 'aria-label': `Book seats for ${event.name}` }, 'Book'),
+      pickNotice,
     );
     form.addEventListener('submit', (submitted) => {
       submitted.preventDefault();
+      if (quantity.value === NOT_PICKED) return;
       actions.book(event.id, Number(quantity.value));
     });
+    quantity.addEventListener('change', () => {
+      unmetPicks.delete(event.id);
+      pickNotice.hidden = true;
+      updateBookButton(element);
+    });
 
-    const element = h(
+    const element: HTMLElement = h(
       'article',
       { class: 'event-card', 'data-event-id': event.id, 'aria-labelledby': titleId },
       h(
@@ -83,19 +102,47 @@ export function createEventsView(container: HTMLElement, actions: EventsViewActi
     const quantity = element.querySelector<HTMLSelectElement>('select[name="quantity"]');
     const button = element.querySelector<HTMLButtonElement>('[data-action="book"]');
     if (quantity && button) {
-      for (const option of quantity.options) option.disabled = Number(option.value) > seats.availableSeats;
-      if (Number(quantity.value) > seats.availableSeats) quantity.value = String(Math.max(1, Math.min(seats.availableSeats, MAX_SEATS_PER_BOOKING)));
+      for (const option of quantity.options) if (option.value !== NOT_PICKED) option.disabled = Number(option.value) > seats.availableSeats;
+      if (soldOut) element.querySelector<HTMLElement>('[data-pick-notice]')!.hidden = true;
+      else keepPick(eventId, element, quantity, seats.availableSeats);
       quantity.disabled = soldOut;
-      button.disabled = soldOut || element.classList.contains('is-busy');
       button.textContent = soldOut ? 'Sold out' : 'Book';
+      updateBookButton(element);
     }
     if (changed) flash(count, 'just-changed');
+  }
+
+  /**
+   * The pick stands while the seats allow it. When they fall below it, the pick is undone and the
+   * card says why; when they come back, so does the pick. While sold out the pick is left as it is.
+   */
+  function keepPick(eventId: number, element: HTMLElement, quantity: HTMLSelectElement, availableSeats: number): void {
+    const notice = element.querySelector<HTMLElement>('[data-pick-notice]')!;
+    const picked = unmetPicks.get(eventId) ?? Number(quantity.value);
+    if (picked <= availableSeats) {
+      unmetPicks.delete(eventId);
+      quantity.value = String(picked);
+      notice.hidden = true;
+      return;
+    }
+    unmetPicks.set(eventId, picked);
+    quantity.value = NOT_PICKED;
+    notice.textContent = `Only ${availableSeats} left — you picked ${picked}. Choose how many to book.`;
+    notice.hidden = false;
+  }
+
+  function updateBookButton(element: HTMLElement): void {
+    const quantity = element.querySelector<HTMLSelectElement>('select[name="quantity"]');
+    const button = element.querySelector<HTMLButtonElement>('[data-action="book"]');
+    if (!quantity || !button) return;
+    button.disabled = element.classList.contains('is-sold-out') || element.classList.contains('is-busy') || quantity.value === NOT_PICKED;
   }
 
   return {
     render(events: PublicEvent[]): void {
       cards.clear();
       eventsById.clear();
+      unmetPicks.clear();
       container.replaceChildren();
       if (events.length === 0) {
         container.append(h('p', { class: 'empty' }, 'No events are on sale right now.'));
@@ -117,7 +164,7 @@ export function createEventsView(container: HTMLElement, actions: EventsViewActi
       const button = element?.querySelector<HTMLButtonElement>('[data-action="book"]');
       if (!element || !button) return;
       element.classList.toggle('is-busy', busy);
-      button.disabled = busy || element.classList.contains('is-sold-out');
+      updateBookButton(element);
       button.setAttribute('aria-busy', String(busy));
     },
     nameOf(eventId: number): string {

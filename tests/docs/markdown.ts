@@ -73,3 +73,67 @@ export function outputLines(text: string): string[] {
     .map((line) => line.trimEnd())
     .filter((line) => line !== '');
 }
+
+/** Every fenced block's lines, with the indentation of list items taken off. */
+export function fencedBlocks(markdown: string): string[][] {
+  return [...markdown.matchAll(/^([ \t]*)```\w*\n([\s\S]*?)\n[ \t]*```/gm)].map(([, indent, body]) =>
+    body!.split('\n').map((line) => (line.startsWith(indent!) ? line.slice(indent!.length) : line).trimEnd()),
+  );
+}
+
+/** One thing the docs say to type into a WebSocket, and the answers they say come back. */
+export interface TypedExample {
+  /** what the docs show, as written */
+  shown: string;
+  /** the frame's text */
+  send: string;
+  /** the answers, each compared by `matches` */
+  answers: string[];
+  matches(answer: string, actual: unknown): boolean;
+}
+
+/**
+ * wscat transcripts: `> text` is typed, the `< json` lines under it are the answers (a `>` with
+ * nothing after it is the prompt).
+ */
+export function wscatExamples(markdown: string): TypedExample[] {
+  const examples: TypedExample[] = [];
+  for (const lines of fencedBlocks(markdown)) {
+    let current: TypedExample | null = null;
+    for (const line of lines) {
+      if (line.startsWith('> ')) {
+        current = { shown: line, send: line.slice(2), answers: [], matches: (answer, actual) => matchesDocumented(JSON.parse(answer), actual) };
+        examples.push(current);
+      } else if (line.startsWith('< ') && current) current.answers.push(line.slice(2));
+    }
+  }
+  return examples;
+}
+
+/**
+ * Browser-console lines `ws.send(EXPRESSION); // server: {…}`: the expression is what is sent,
+ * the comment the object the console prints, in its JavaScript notation; a `…` in it stands for
+ * more fields, which may then be anything.
+ */
+export function consoleExamples(markdown: string): TypedExample[] {
+  const examples: TypedExample[] = [];
+  for (const lines of fencedBlocks(markdown)) {
+    for (const line of lines) {
+      const [, expression, printed] = /^ws\.send\((.*)\);\s*\/\/ server: (\{.*\})$/.exec(line) ?? [];
+      if (!expression || !printed) continue;
+      examples.push({
+        shown: line,
+        send: String(new Function(`return ${expression};`)()),
+        answers: [printed],
+        matches(answer, actual) {
+          const open = answer.includes('…');
+          const expected = new Function(`return (${answer.replace(/,?\s*…/, '')});`)() as Record<string, unknown>;
+          if (typeof actual !== 'object' || actual === null) return false;
+          const picked = open ? Object.fromEntries(Object.keys(expected).map((key) => [key, (actual as Record<string, unknown>)[key]])) : actual;
+          return matchesDocumented(expected, picked);
+        },
+      });
+    }
+  }
+  return examples;
+}

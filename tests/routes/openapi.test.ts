@@ -1,4 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { enumToOpenApi, nullToOpenApi } from '@elysiajs/openapi/openapi';
 import { z } from 'zod';
 import { createBookingBody, createEventBody, loginBody, patchEventBody, registerBody } from '../../src/routes/schemas';
@@ -41,9 +45,28 @@ const specRoutes: Record<string, { auth: 'none' | 'optional' | 'bearer'; success
   'GET /api/bookings': { auth: 'bearer', success: [200], errors: { unauthorized: 401 } },
   'GET /api/bookings/{id}': { auth: 'bearer', success: [200], errors: { unauthorized: 401, booking_not_found: 404 } },
   'DELETE /api/bookings/{id}': { auth: 'bearer', success: [200], errors: { unauthorized: 401, booking_not_found: 404, already_cancelled: 409 } },
-  'GET /health': { auth: 'none', success: [200, 503], errors: {} },
-  'GET /metrics': { auth: 'none', success: [200], errors: {} },
+  // Every request's size is checked before routing, bodiless routes included.
+  'GET /health': { auth: 'none', success: [200, 503], errors: { payload_too_large: 413 } },
+  'GET /metrics': { auth: 'none', success: [200], errors: { payload_too_large: 413 } },
 };
+
+const projectRoot = join(import.meta.dir, '../..');
+const redoclyBinary = join(projectRoot, 'node_modules/.bin/redocly');
+const redoclyConfig = join(projectRoot, 'redocly.yaml');
+
+/** A GET with a body (fetch refuses to send one), answered before any of it is read. */
+function getWithBody(path: string, bodyBytes: number): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest({ host: '127.0.0.1', port: server.port, path, method: 'GET', headers: { 'content-length': String(bodyBytes) } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    outgoing.on('error', reject);
+    outgoing.end('x'.repeat(bodyBytes));
+  });
+}
 
 const operation = (key: string) => {
   const [method, path] = key.split(' ') as [string, string];
@@ -59,6 +82,35 @@ describe('GET /openapi/json', () => {
     expect(doc.info.title).toBe('Seatwatch API');
     expect(typeof doc.info.version).toBe('string');
   });
+
+  test('names the server it was fetched from in `servers`, under the name the client used', async () => {
+    expect(doc.servers).toEqual([{ url: `http://127.0.0.1:${server.port}`, description: 'This server' }]);
+    const byName = await fetch(`http://127.0.0.1:${server.port}/openapi/json`, { headers: { host: `localhost:${server.port}` } });
+    expect((await byName.json()).servers).toEqual([{ url: `http://localhost:${server.port}`, description: 'This server' }]);
+  });
+
+  test('passes `redocly lint` (recommended rules, redocly.yaml) with no error and no warning', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'seatwatch-openapi-'));
+    try {
+      const file = join(directory, 'openapi.json');
+      writeFileSync(file, documentText);
+      // Run by the Bun running this test; telemetry off (redocly.yaml too) and no update check, so nothing leaves the machine.
+      const lint = Bun.spawn([process.execPath, redoclyBinary, 'lint', file, '--config', redoclyConfig, '--format=json'], {
+        cwd: directory,
+        env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' },
+        stdout: 'pipe',
+        stderr: 'pipe',
+        timeout: 45_000,
+      });
+      const [stdout, stderr, exitCode] = await Promise.all([new Response(lint.stdout).text(), new Response(lint.stderr).text(), lint.exited]);
+      const report = JSON.parse(stdout) as { totals: { errors: number; warnings: number }; problems: { ruleId: string; message: string; location: { pointer: string }[] }[] };
+      const problems = report.problems.map((problem) => `${problem.ruleId} at ${problem.location[0]?.pointer}: ${problem.message}`);
+      expect({ problems, totals: report.totals, exitCode }).toEqual({ problems: [], totals: expect.objectContaining({ errors: 0, warnings: 0 }), exitCode: 0 });
+      expect(stderr).toContain('validated');
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   test('lists every REST route of SPEC §2 plus /health and /metrics, and nothing internal', () => {
     for (const key of Object.keys(specRoutes)) expect({ key, documented: Boolean(operation(key)) }).toEqual({ key, documented: true });
@@ -129,7 +181,8 @@ describe('GET /openapi/json', () => {
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
     for (const [key, expected] of Object.entries(specRoutes)) {
       const security = operation(key).security;
-      if (expected.auth === 'none') expect({ key, security }).toEqual({ key, security: undefined });
+      // Said outright (an empty list), not left out.
+      if (expected.auth === 'none') expect({ key, security }).toEqual({ key, security: [] });
       if (expected.auth === 'bearer') expect({ key, security }).toEqual({ key, security: [{ bearerAuth: [] }] });
       if (expected.auth === 'optional') expect({ key, security }).toEqual({ key, security: [{}, { bearerAuth: [] }] });
     }
@@ -156,6 +209,8 @@ describe('GET /openapi/json', () => {
       ['POST /api/bookings', 'event_not_found', () => server.request('POST', '/api/bookings', { token, body: { eventId: 424242 } })],
       ['POST /api/auth/login', 'invalid_credentials', () => server.request('POST', '/api/auth/login', { body: { email: 'nobody@example.com', password: 'nope' } })],
       ['GET /api/bookings/{id}', 'booking_not_found', () => server.request('GET', '/api/bookings/999999', { token })],
+      ['GET /health', 'payload_too_large', () => getWithBody('/health', 64 * 1024 + 1)],
+      ['GET /metrics', 'payload_too_large', () => getWithBody('/metrics', 64 * 1024 + 1)],
     ];
     for (const [key, code, call] of cases) {
       const response = await call();
@@ -176,6 +231,12 @@ describe('GET /openapi', () => {
       const [method, path] = key.split(' ') as [string, string];
       expect(html).toContain(`id="${method.toLowerCase()}-${path}"`);
     }
+    // Public routes (an empty security list) need no token; signed-in ones say so.
+    const accessOf = (id: string) => /<p><span class="access[^"]*">([^<]*)</.exec(html.slice(html.indexOf(`id="${id}"`)))?.[1];
+    expect(accessOf('post-/api/auth/login')).toBe('no token needed');
+    expect(accessOf('get-/health')).toBe('no token needed');
+    expect(accessOf('get-/api/events')).toBe('token optional');
+    expect(accessOf('post-/api/bookings')).toBe('Authorization: Bearer &lt;token&gt;');
     // Works offline: nothing loaded from elsewhere.
     expect(html).not.toMatch(/<script[^>]*\ssrc=/);
     expect(html).not.toMatch(/<link[^>]*\shref="https?:/);

@@ -7,12 +7,13 @@ import type { DatabaseHandle } from '../../src/db/client';
 import { events, users } from '../../src/db/schema';
 import { bookSeats } from '../../src/services/booking';
 import { createInProcessSeatFeed } from '../../src/services/seat-feed';
-import { openTestDatabase, startTestServer, type TestServer } from '../support/server';
+import { login, openTestDatabase, registerUser, startTestServer, type TestServer } from '../support/server';
 
 /**
  * The dashboard in real Chromium (Debian's, driven by playwright-core): two signed-in users on
  * the same events, one's bookings moving the other's counts live, and the connection indicator
- * through a server restart on the same port and database.
+ * through a server restart on the same port and database; then a 390 px phone: the layout, a
+ * seat count falling below the quantity picked, and the connection banner while scrolling.
  */
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -197,5 +198,113 @@ if (!existsSync(CHROMIUM)) {
       await buyer.screenshot({ path: `${artifactsDirectory}dashboard.png`, fullPage: true });
       expect(existsSync(`${artifactsDirectory}dashboard.png`)).toBe(true);
     }, 60_000);
+  });
+
+  describe('dashboard on a 390 px phone', () => {
+    const PHONE = { width: 390, height: 844 };
+    let server: TestServer;
+    let browser: Browser;
+    let page: Page;
+    /** Another user, booking over HTTP as if from another device */
+    let otherToken: string;
+
+    beforeAll(async () => {
+      mkdirSync(artifactsDirectory, { recursive: true });
+      server = await startTestServer();
+      otherToken = (await registerUser(server, 'elsewhere')).token;
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+        timeout: 30_000,
+      });
+      const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+      context.setDefaultTimeout(10_000);
+      page = await context.newPage();
+      await page.goto(server.url);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForSelector('[data-connection-state="open"]', { timeout: 10_000 });
+      await page.waitForSelector('[data-event-id="1"]', { timeout: 10_000 });
+    }, 60_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await server?.stop();
+    });
+
+    /** Where an element is on screen, in CSS pixels of the viewport. */
+    const boxOf = (selector: string) =>
+      page.evaluate((target) => {
+        const rect = document.querySelector(target)!.getBoundingClientRect();
+        return { left: rect.left, right: rect.right, top: rect.top, bottom: rect.bottom, width: rect.width, height: rect.height };
+      }, selector);
+
+    const insideViewport = (box: { left: number; right: number; top: number; bottom: number; width: number; height: number }) =>
+      box.width > 0 && box.height > 0 && box.left >= 0 && box.top >= 0 && box.right <= PHONE.width && box.bottom <= PHONE.height;
+
+    test('the page fits 390 px: no horizontal scroll; Sign out and the connection state are on screen', async () => {
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+      const signOut = await boxOf('[data-action="sign-out"]');
+      expect({ signOut, inside: insideViewport(signOut) }).toEqual({ signOut, inside: true });
+      const connection = await boxOf('[data-connection-state]');
+      expect({ connection, inside: insideViewport(connection) }).toEqual({ connection, inside: true });
+      expect(await page.locator('[data-action="sign-out"]').isVisible()).toBe(true);
+      await page.screenshot({ path: `${artifactsDirectory}dashboard-phone.png` });
+    }, 30_000);
+
+    test('seats falling below the quantity picked: a notice says so, and Book waits for a new pick', async () => {
+      const tinyId = Number(await page.locator('[data-event-id]', { hasText: 'Tiny Theatre Matinee' }).getAttribute('data-event-id'));
+      const card = page.locator(`[data-event-id="${tinyId}"]`);
+      const picker = card.locator('select[name="quantity"]');
+      const bookButton = card.locator('[data-action="book"]');
+      const notice = card.locator('[data-pick-notice]');
+      const bookElsewhere = async (quantity: number) => {
+        const response = await server.request('POST', '/api/bookings', { token: otherToken, body: { eventId: tinyId, quantity } });
+        expect(response.status).toBe(201);
+        return response.body.booking.id as number;
+      };
+
+      await picker.selectOption('5');
+      const elsewhere = await bookElsewhere(2);
+      await card.locator('[data-available-seats]', { hasText: /^3$/ }).waitFor({ timeout: 5000 });
+      await notice.waitFor({ state: 'visible', timeout: 2000 });
+      expect(await notice.innerText()).toBe('Only 3 left — you picked 5. Choose how many to book.');
+      // Nothing is booked that the user did not choose: no quantity is picked until they pick one.
+      expect(await picker.inputValue()).toBe('');
+      expect(await bookButton.isDisabled()).toBe(true);
+      expect(await picker.locator('option:not([disabled])').allInnerTexts()).toEqual(['1', '2', '3']);
+      await card.screenshot({ path: `${artifactsDirectory}dashboard-phone-picked-more.png` });
+
+      // The seats come back: the pick stands again.
+      expect((await server.request('DELETE', `/api/bookings/${elsewhere}`, { token: otherToken })).status).toBe(200);
+      await card.locator('[data-available-seats]', { hasText: /^5$/ }).waitFor({ timeout: 5000 });
+      await notice.waitFor({ state: 'hidden', timeout: 2000 });
+      expect(await picker.inputValue()).toBe('5');
+      expect(await bookButton.isEnabled()).toBe(true);
+
+      // Sold again elsewhere; this time the user settles for 3 and books exactly 3.
+      await bookElsewhere(2);
+      await notice.waitFor({ state: 'visible', timeout: 5000 });
+      expect(await bookButton.isDisabled()).toBe(true);
+      await picker.selectOption('3');
+      await notice.waitFor({ state: 'hidden', timeout: 2000 });
+      await bookButton.click();
+      await page.locator('[data-notice]', { hasText: 'Booked 3 seats for Tiny Theatre Matinee' }).waitFor({ timeout: 5000 });
+      const mine = await server.request('GET', '/api/bookings', { token: await login(server) });
+      expect(mine.body.bookings.filter((booking: { eventId: number }) => booking.eventId === tinyId).map((booking: { quantity: number }) => booking.quantity)).toEqual([3]);
+      await card.locator('[data-available-seats]', { hasText: /^0$/ }).waitFor({ timeout: 5000 });
+    }, 30_000);
+
+    test('the connection-lost banner stays in view while the page is scrolled', async () => {
+      await server.stop();
+      await page.waitForSelector('[data-connection-state="reconnecting"]', { timeout: 5000 });
+      await page.locator('[data-banner]').waitFor({ state: 'visible', timeout: 2000 });
+      await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+      await page.waitForFunction(() => window.scrollY > 500, undefined, { timeout: 2000 });
+      const banner = await boxOf('[data-banner]');
+      expect({ banner, inside: insideViewport(banner) }).toEqual({ banner, inside: true });
+      expect(await page.locator('[data-banner]').innerText()).toContain('Connection lost');
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+      await page.screenshot({ path: `${artifactsDirectory}dashboard-phone-reconnecting.png` });
+    }, 30_000);
   });
 }
