@@ -84,7 +84,8 @@ test(
     expectNumbers(slowConsumer, ['bookings', 'serverRssPeakMB']);
     expect(slowConsumer.bookings).toBe(3);
     expect(slowConsumer.othersFinal).toBe(true);
-    expect(typeof slowConsumer.stalledClientDropped).toBe('boolean');
+    // Three small messages are far below the 1 MiB a stalled watcher may have buffered before it is dropped.
+    expect(slowConsumer.stalledClientDropped).toBe(false);
   },
   { timeout: 120_000 },
 );

@@ -276,6 +276,26 @@ test('4429 (rate limited) waits longer before coming back', async () => {
   await seen.until('open again', () => seen.states.slice(reopened).find((change) => change.state === 'open'));
 }, 20_000);
 
+test('keep-alive: by default a ping goes out every 30 s (SPEC §5), and the server answers it', async () => {
+  const intervals: { ms: number; callback: () => void }[] = [];
+  const { timers: tracked } = trackedTimers();
+  const timers: Timers = {
+    ...tracked,
+    setInterval(callback, ms) {
+      intervals.push({ ms, callback });
+      return tracked.setInterval(callback, ms);
+    },
+  };
+  const client = newClient({ timers });
+  const seen = record(client);
+  await seen.state('open');
+  expect(intervals.map((interval) => interval.ms)).toEqual([30_000]);
+  // One tick of that interval, without waiting 30 s: a ping goes out and its pong comes back.
+  const from = seen.messages.length;
+  intervals[0]!.callback();
+  expect(await seen.messageFrom(from, (message) => message.type === 'pong')).toEqual({ type: 'pong' });
+});
+
 test('keep-alive: pings every interval; when the network goes silent it reconnects, and catches up', async () => {
   const proxy = startFreezableProxy(server.port);
   try {

@@ -108,7 +108,8 @@ describe('POST /api/auth/login', () => {
       const response = await server.request('POST', '/api/auth/login', { body: { email, password: 'password' } });
       expect(response.status).toBe(200);
       expect(response.body.user).toEqual({ id: 1, email: 'test@example.com', name: 'Test User' });
-      expect(typeof response.body.token).toBe('string');
+      const me = await server.request('GET', '/api/auth/me', { token: response.body.token });
+      expect(me.body.user).toEqual(response.body.user);
     }
   });
 

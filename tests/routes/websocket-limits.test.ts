@@ -37,6 +37,15 @@ async function drain(socket: TestSocket, markerId: number): Promise<void> {
 
 const replies = (socket: TestSocket) => socket.messages.filter((message) => message.type !== 'connection_established');
 
+describe('idle sockets', () => {
+  // Bun enforces the timeout natively, so 120 s cannot be waited out in a test: this pins the
+  // value the running server hands Bun, and tests/routes/websocket-idle.test.ts shows the
+  // value given is the one enforced (a shortened timeout closes a deaf client on time).
+  test('the server hands Bun SPEC §3 idle timeout of 120 s, with pings on', () => {
+    expect(server.app.config.websocket).toMatchObject({ idleTimeout: 120, sendPings: true });
+  });
+});
+
 describe('frame size', () => {
   test('a 20 KiB frame closes with 1009', async () => {
     const socket = await openGeneral();

@@ -96,7 +96,9 @@ describe('on connect', () => {
 
   test('an empty ?token= does not hide the Authorization header', async () => {
     const socket = connect(`${server.wsUrl}/ws?token=`, { headers: { authorization: `Bearer ${aliceToken}` } });
-    expect((await socket.nextOfType('connection_established')).userId).not.toBe(testUserId);
+    const alice = (await server.request('GET', '/api/auth/me', { token: aliceToken })).body.user;
+    expect(alice.id).not.toBe(testUserId);
+    expect((await socket.nextOfType('connection_established')).userId).toBe(alice.id);
     await closed(socket);
   });
 

@@ -181,7 +181,7 @@ for (const fanOutInSlices of [false, true]) {
       manager.handleSeatChange(booked(4));
       manager.handleSeatChange(booked(5));
       manager.handleSeatChange(booked(6));
-      await Bun.sleep(80);
+      await waitFor(() => [first, second].every((socket) => socket.last(7)?.version === 6), 2_000, 'both watchers at version 6');
       for (const socket of [first, second]) {
         expectStrictlyIncreasing(socket.versions(7), 'watcher');
         expect(socket.last(7)).toMatchObject({ version: 6 });
@@ -304,6 +304,7 @@ for (const fanOutInSlices of [false, true]) {
       // At the window's end (later on a busy machine): one message, the latest.
       await waitFor(() => socket.versions(7).length >= 3, 1_000, "the window's message");
       expect(socket.versions(7)).toEqual([1, 2, 20]);
+      // At least a whole window with nothing to send.
       await Bun.sleep(45);
       // The window closed quietly; the next change is sent at once again.
       manager.handleSeatChange({ ...state(21), kind: 'booking_cancelled' });
@@ -322,7 +323,7 @@ for (const fanOutInSlices of [false, true]) {
       // Blocked past the window's end, as by a write to thousands of sockets.
       const blockedUntil = Date.now() + 60;
       while (Date.now() < blockedUntil);
-      await Bun.sleep(60);
+      await waitFor(() => socket.last(7)?.version === 5, 2_000, 'the late window\'s message');
       expect(socket.versions(7)).toEqual([1, 2, 5]);
       manager.stop();
     });
@@ -341,9 +342,9 @@ describe('slices (fan-out-slices.ts) with the manager', () => {
     // Subscribing while the rest of the message waits for its turn.
     const newcomer = open();
     await manager.handleMessage(newcomer, subscribeToEvent7);
-    await Bun.sleep(30);
+    await waitFor(() => watchers.every((socket) => socket.last(7).version === 2), 2_000, 'every slice at version 2');
     manager.handleSeatChange(booked(3));
-    await Bun.sleep(60);
+    await waitFor(() => [...watchers, newcomer].every((socket) => socket.last(7)?.version === 3), 2_000, 'every watcher at version 3');
     for (const socket of [...watchers, newcomer]) {
       expectStrictlyIncreasing(socket.versions(7), 'watcher');
       expect(socket.versions(7).at(-1)).toBe(3);
@@ -396,6 +397,18 @@ describe('rate bucket (injected clock)', () => {
     for (let i = 0; i < 40 + 199; i++) await manager.handleMessage(socket, ping);
     expect(socket.closedWith).toBeNull();
     await manager.handleMessage(socket, ping);
+    expect(socket.closedWith).toEqual({ code: 4429, reason: expect.any(String) });
+    manager.stop();
+  });
+
+  test('drops spread over most of the 10 s window still add up to the 4429 close', async () => {
+    const { manager, socket, advance } = clocked();
+    for (let i = 0; i < 40; i++) await manager.handleMessage(socket, ping);
+    for (let i = 0; i < 100; i++) await manager.handleMessage(socket, ping);
+    advance(9_000); // same window; the bucket refills to its 40
+    for (let i = 0; i < 40 + 99; i++) await manager.handleMessage(socket, ping);
+    expect(socket.closedWith).toBeNull();
+    await manager.handleMessage(socket, ping); // the 200th drop, 9 s after the first
     expect(socket.closedWith).toEqual({ code: 4429, reason: expect.any(String) });
     manager.stop();
   });

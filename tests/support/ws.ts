@@ -4,6 +4,8 @@ import { createWaiter } from './waiter';
 export interface TestSocket {
   socket: WebSocket;
   messages: any[];
+  /** `performance.now()` at each message's arrival, index for index with `messages`. */
+  receivedAt: number[];
   closed: Promise<{ code: number; reason: string }>;
   isClosed(): boolean;
   send(message: unknown): void;
@@ -17,11 +19,13 @@ export interface TestSocket {
 export function connect(url: string, options: { headers?: Record<string, string> } = {}): TestSocket {
   const socket = options.headers ? new WebSocket(url, { headers: options.headers } as unknown as string[]) : new WebSocket(url);
   const messages: any[] = [];
+  const receivedAt: number[] = [];
   const waiter = createWaiter();
   let closedFlag = false;
   let cursor = 0;
   socket.addEventListener('message', (event) => {
     const data = typeof event.data === 'string' ? event.data : String(event.data);
+    receivedAt.push(performance.now());
     try {
       messages.push(JSON.parse(data));
     } catch {
@@ -57,6 +61,7 @@ export function connect(url: string, options: { headers?: Record<string, string>
   return {
     socket,
     messages,
+    receivedAt,
     closed,
     isClosed: () => closedFlag,
     send(message) {
