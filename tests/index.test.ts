@@ -15,6 +15,8 @@ test('logs the URL with the chosen port, serves, and exits 0 on SIGTERM', async 
   const listening = server.logLines.find((line) => String(line.msg).startsWith('Seatwatch listening on '))!;
   expect(server.port).toBeGreaterThan(0);
   expect(listening.msg).toBe(`Seatwatch listening on http://127.0.0.1:${server.port}`);
+  // A secret of its own: no warning about the development default.
+  expect(server.logLines.filter((line) => line.level === 'warn')).toEqual([]);
 
   const health = await fetch(`http://127.0.0.1:${server.port}/health`);
   expect(health.status).toBe(200);
@@ -36,6 +38,28 @@ test('logs the URL with the chosen port, serves, and exits 0 on SIGTERM', async 
   expect(server.logLines.some((line) => line.msg === 'stopped')).toBe(true);
   // It really stopped listening.
   await expect(fetch(`http://127.0.0.1:${server.port}/health`)).rejects.toThrow();
+}, 120_000);
+
+test('without JWT_SECRET a warning says the development default is in use; SIGINT (Ctrl-C) closes sockets with 1001 and exits 0', async () => {
+  const server = await spawnServer({ SEED_DEMO: 'true' });
+  const warning = server.logLines.find((line) => line.level === 'warn' && String(line.msg).includes('JWT_SECRET'));
+  expect(warning?.msg).toBe('JWT_SECRET is not set: using the development default. Set it in production.');
+
+  const login = await fetch(`http://127.0.0.1:${server.port}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'test@example.com', password: 'password' }),
+  });
+  const { token } = (await login.json()) as { token: string };
+  const socket = new WebSocket(`ws://127.0.0.1:${server.port}/ws?token=${token}`);
+  const closed = new Promise<number>((resolve) => socket.addEventListener('close', (event) => resolve(event.code)));
+  await new Promise((resolve) => socket.addEventListener('message', resolve, { once: true }));
+
+  server.child.kill('SIGINT');
+  expect(await closed).toBe(1001);
+  expect(await server.child.exited).toBe(0);
+  expect(server.logLines.find((line) => line.msg === 'shutting down')?.signal).toBe('SIGINT');
+  expect(server.logLines.some((line) => line.msg === 'stopped')).toBe(true);
 }, 120_000);
 
 test('SIGTERM lets an in-flight request finish before exiting 0', async () => {
