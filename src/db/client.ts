@@ -14,6 +14,7 @@ import { createAvailabilityGate, type AvailabilityGate } from './availability';
 import { createNotificationListener, type ListenOptions, type NotificationHandler } from './listener';
 import { createPinger } from './ping';
 import { lockDataDir } from './pglite-lock';
+import { readPgliteTemplate } from './pglite-template';
 import * as schema from './schema';
 
 /** One Drizzle type for both drivers, so services never know which one they run on. */
@@ -49,8 +50,8 @@ export interface OpenDatabaseOptions {
   logger?: Logger;
   /**
    * A dump of a PGlite data directory (PGlite's dumpDataDir) that a new PGlite database starts
-   * from instead of an empty one; migrations still apply on top. The tests start each in-memory
-   * database from one migrated dump, which is 3–4 s quicker than initdb and migrating each time.
+   * from instead of an empty one; migrations still apply on top. Default for a new database: the
+   * template `bun install` built (pglite-template.ts), when there is one.
    */
   pgliteStartFrom?: Blob;
 }
@@ -65,8 +66,9 @@ async function openPglite(dataDir: string | undefined, logger: Logger | undefine
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const releaseLock = dataDir ? lockDataDir(dataDir) : () => {};
   const creating = !dataDir || !existsSync(join(dataDir, 'PG_VERSION'));
-  logger?.info(creating ? 'creating the database' : 'opening the database', { database: 'pglite', dir: dataDir ?? 'memory://' });
-  const client = new PgliteThread(dataDir, migrationsFolder, { onMigrating: () => logger?.info('applying migrations'), loadDataDir: startFrom });
+  const loadDataDir = startFrom ?? (creating ? await readPgliteTemplate(migrationsFolder) : undefined);
+  logger?.info(creating ? 'creating the database' : 'opening the database', { database: 'pglite', dir: dataDir ?? 'memory://', fromTemplate: loadDataDir !== undefined });
+  const client = new PgliteThread(dataDir, migrationsFolder, { onMigrating: () => logger?.info('applying migrations'), loadDataDir });
   await client.waitReady.catch((error: unknown) => {
     releaseLock();
     throw error;
