@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia';
+import type { AppDeps } from './app-deps';
 import type { Config } from './config';
 import type { DatabaseHandle } from './db/client';
 import { isDatabaseUnreachable } from './db/unreachable';
@@ -19,18 +20,6 @@ import { opsRoutes } from './routes/ops';
 import { websocketRoutes } from './routes/websocket';
 import type { SeatFeed } from './services/seat-feed';
 import type { WebSocketManager } from './services/websocket';
-
-export interface AppDeps {
-  config: Config;
-  database: DatabaseHandle;
-  tokens: Tokens;
-  seatFeed: SeatFeed;
-  websocket: WebSocketManager;
-  metrics: Metrics;
-  logger: Logger;
-  /** Default WS_LIMITS.idleTimeoutSeconds. */
-  websocketIdleTimeoutSeconds?: number;
-}
 
 export const MAX_BODY_BYTES = 64 * 1024;
 

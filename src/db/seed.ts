@@ -4,7 +4,7 @@ import { events, users } from './schema';
 
 export const DEMO_PASSWORD = 'password';
 /**
- * DEMO_PASSWORD hashed once, as hashPassword does (argon2id): hashing it at every first start
+ * DEMO_PASSWORD hashed once, as `hashPassword` in lib/password.ts does (argon2id): hashing it at every first start
  * cost ~0.4 s of the start-up. The password is public, so a shared salt gives nothing away.
  */
 export const DEMO_PASSWORD_HASH = '$argon2id$v=19$m=65536,t=2,p=1$NLHtz2eTWfWUWPGyaUJGy4CMWZPRDuzTUCuQ7P+ZBhQ$ZiuhEcM6kn8vawYMKEiEcj74CX82z/tr2+o8cDvvQ94';

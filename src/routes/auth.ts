@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app-deps';
 import { authPlugin } from '../lib/auth-plugin';
 import { authenticate, getUser, registerUser } from '../services/auth';
 import { loginBody, registerBody } from './schemas';

@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app-deps';
 import { AppError } from '../lib/errors';
 import { authPlugin } from '../lib/auth-plugin';
 import { bookSeats, cancelBooking, getBooking, listBookings } from '../services/booking';

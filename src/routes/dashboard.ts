@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Elysia } from 'elysia';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app-deps';
 import { DEMO_PASSWORD } from '../db/seed';
 
 /**

@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app-deps';
 import { authPlugin } from '../lib/auth-plugin';
 import { createEvent, getVisibleEvent, listEvents, updateEvent } from '../services/event';
 import { createEventBody, idParams, listEventsQuery, patchEventBody } from './schemas';

@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app-deps';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi-document';
 import { renderOpenApiPage } from './openapi-page';
 

@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app-deps';
 
 export function opsRoutes({ database, metrics }: AppDeps) {
   return new Elysia({ tags: ['Operations'] })

@@ -1,6 +1,6 @@
 import type { ServerWebSocket, WebSocketHandler } from 'bun';
 import { Elysia } from 'elysia';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../app-deps';
 import { errors } from '../lib/errors';
 import { bearerToken, type VerifiedToken } from '../lib/tokens';
 import type { KnownUsers } from '../services/known-users';

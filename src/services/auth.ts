@@ -2,6 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import { databaseErrorCode, type Database } from '../db/client';
 import { users, type UserRow } from '../db/schema';
 import { errors } from '../lib/errors';
+import { hashPassword, verifyPassword } from '../lib/password';
 
 export interface PublicUser {
   id: number;
@@ -11,10 +12,6 @@ export interface PublicUser {
 
 export function toPublicUser(row: Pick<UserRow, 'id' | 'email' | 'name'>): PublicUser {
   return { id: row.id, email: row.email, name: row.name };
-}
-
-export function hashPassword(password: string): Promise<string> {
-  return Bun.password.hash(password, { algorithm: 'argon2id' });
 }
 
 // Verified against when the email is unknown, so both failures cost the same time.
@@ -45,7 +42,7 @@ export async function findUserByEmail(db: Database, email: string): Promise<User
 
 export async function authenticate(db: Database, email: string, password: string): Promise<PublicUser> {
   const row = await findUserByEmail(db, email);
-  const valid = await Bun.password.verify(password, row?.passwordHash ?? (await unknownUserHash));
+  const valid = await verifyPassword(password, row?.passwordHash ?? (await unknownUserHash));
   if (!row || !valid) throw errors.invalidCredentials();
   return toPublicUser(row);
 }
