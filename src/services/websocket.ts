@@ -11,9 +11,11 @@ import { describeError } from '../lib/error-description';
 import type { Logger } from '../lib/logger';
 import { isRowId } from '../lib/storable';
 import type { TokenUser } from '../lib/tokens';
+import { admitMessage, createMessageRate, type MessageRate } from './connection-limits';
 import { createFanOutSlices, sliceCountFor, sliceOf, type FanOutSlices } from './fan-out-slices';
 import type { ViewableSeatState } from './event';
 import type { EventHidden, FeedChange } from './seat-feed';
+import { watchTokenExpiry, type TokenExpiry } from './token-expiry';
 
 /**
  * The WebSocket manager: the only holder of sockets. It keeps who is connected (`clients`),
@@ -39,19 +41,11 @@ export interface ClientState {
   socket: ManagedSocket;
   /** The event of `/ws/events/:id`, closed 4404 when it goes out of sight; null on `/ws`. */
   openedFor: number | null;
-  /** Unix seconds at which the token stops being valid. */
-  tokenExpiresAt: number;
-  /** Fires at the token's expiry: `token_expired`, then 4401. */
-  expiryTimer: ReturnType<typeof setTimeout> | null;
+  /** At the token's expiry: `token_expired`, then 4401. */
+  tokenExpiry: TokenExpiry;
   subscriptions: Set<number>;
-  rateTokens: number;
-  rateRefilledAt: number;
-  rateErrorSentAt: number;
-  droppedInWindow: number;
-  dropWindowStartedAt: number;
+  messageRate: MessageRate;
   closing: boolean;
-  /** Set once the flood limit is reached: frames are ignored until the 4429 close. */
-  refusingMessages: boolean;
   /** Messages are answered in the order they came, even when one waits on the database. */
   queue: Promise<void>;
 }
@@ -135,27 +129,9 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     client.socket.close(code, reason);
   }
 
-  // setTimeout's longest delay; a later expiry (JWT_EXPIRES_IN over ~24 days) is re-armed.
-  const MAX_TIMER_MS = 2 ** 31 - 1;
-
-  /**
-   * A timer per connection rather than a periodic scan of all of them: a scan of 10,000 clients
-   * every 250 ms cost ~10% of a core in the fan-out benchmark; a timer costs nothing until it fires.
-   */
-  function armExpiry(client: ClientState): void {
-    const remainingMs = client.tokenExpiresAt * 1000 - now();
-    client.expiryTimer = setTimeout(() => {
-      client.expiryTimer = null;
-      if (client.closing) return;
-      if (client.tokenExpiresAt * 1000 > now()) return armExpiry(client);
-      sendError(client, 'token_expired', 'Your token has expired; reconnect with a new one');
-      closeClient(client, WS_CLOSE.unauthorized, 'token expired');
-    }, Math.min(Math.max(remainingMs, 0), MAX_TIMER_MS));
-  }
-
-  function disarmExpiry(client: ClientState): void {
-    if (client.expiryTimer) clearTimeout(client.expiryTimer);
-    client.expiryTimer = null;
+  function expire(client: ClientState): void {
+    sendError(client, 'token_expired', 'Your token has expired; reconnect with a new one');
+    closeClient(client, WS_CLOSE.unauthorized, 'token expired');
   }
 
   /** A socket whose upgrade carried no valid token: one error, then 4401. */
@@ -171,21 +147,14 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
       userId: user.id,
       socket,
       openedFor,
-      tokenExpiresAt,
-      expiryTimer: null,
+      tokenExpiry: watchTokenExpiry(tokenExpiresAt, () => expire(client), now),
       subscriptions: new Set(),
-      rateTokens: WS_LIMITS.rateBucketSize,
-      rateRefilledAt: now(),
-      rateErrorSentAt: 0,
-      droppedInWindow: 0,
-      dropWindowStartedAt: 0,
+      messageRate: createMessageRate(now()),
       closing: false,
-      refusingMessages: false,
       queue: Promise.resolve(),
     };
     clients.set(client.clientId, client);
     clientsBySocket.set(socket, client);
-    armExpiry(client);
     return client;
   }
 
@@ -384,33 +353,6 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     }
   }
 
-  function takeRateToken(client: ClientState): boolean {
-    const at = now();
-    const elapsedSeconds = (at - client.rateRefilledAt) / 1000;
-    client.rateTokens = Math.min(WS_LIMITS.rateBucketSize, client.rateTokens + elapsedSeconds * WS_LIMITS.rateRefillPerSecond);
-    client.rateRefilledAt = at;
-    if (client.rateTokens >= 1) {
-      client.rateTokens -= 1;
-      return true;
-    }
-    if (at - client.dropWindowStartedAt > WS_LIMITS.rateDropWindowMs) {
-      client.dropWindowStartedAt = at;
-      client.droppedInWindow = 0;
-    }
-    client.droppedInWindow += 1;
-    if (client.droppedInWindow >= WS_LIMITS.rateDropsBeforeClose) {
-      // Nothing more is taken in; the close waits until the answers owed (the rate_limited
-      // error among them) have gone out, so the client learns why.
-      client.refusingMessages = true;
-      enqueue(client, () => closeClient(client, WS_CLOSE.rateLimited, 'rate limit exceeded'));
-    } else if (at - client.rateErrorSentAt >= WS_LIMITS.rateErrorIntervalMs) {
-      client.rateErrorSentAt = at;
-      // The drop is decided now; the answer waits behind the answers still owed.
-      enqueue(client, () => sendError(client, 'rate_limited', `Too many messages: at most ${WS_LIMITS.rateRefillPerSecond} a second`));
-    }
-    return false;
-  }
-
   function enqueue(client: ClientState, work: () => void | Promise<void>): Promise<void> {
     client.queue = client.queue.then(work).catch((error: unknown) => {
       logger.error('websocket message failed', { clientId: client.clientId, ...describeError(error) });
@@ -420,9 +362,16 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
 
   function handleMessage(socket: ManagedSocket, raw: string | Uint8Array): Promise<void> {
     const client = clientsBySocket.get(socket);
-    if (!client || client.closing || client.refusingMessages) return Promise.resolve();
-    if (!takeRateToken(client)) return client.queue;
-    return enqueue(client, () => answer(client, raw));
+    if (!client || client.closing || client.messageRate.flooded) return Promise.resolve();
+    const verdict = admitMessage(client.messageRate, now());
+    if (verdict === 'accept') return enqueue(client, () => answer(client, raw));
+    // A dropped message's answer, and the 4429 close, wait behind the answers still owed, so
+    // the client learns why.
+    if (verdict === 'close') enqueue(client, () => closeClient(client, WS_CLOSE.rateLimited, 'rate limit exceeded'));
+    else if (verdict === 'drop_and_warn') {
+      enqueue(client, () => sendError(client, 'rate_limited', `Too many messages: at most ${WS_LIMITS.rateRefillPerSecond} a second`));
+    }
+    return client.queue;
   }
 
   async function answer(client: ClientState, raw: string | Uint8Array): Promise<void> {
@@ -460,7 +409,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     for (const eventId of [...client.subscriptions]) detachSubscription(client, eventId);
     clients.delete(client.clientId);
     clientsBySocket.delete(socket);
-    disarmExpiry(client);
+    client.tokenExpiry.stop();
   }
 
   /** Users whose accounts are gone: each of their connections hears `unauthorized`, then 4401. */
@@ -478,7 +427,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   }
 
   function stop(): void {
-    for (const client of clients.values()) disarmExpiry(client);
+    for (const client of clients.values()) client.tokenExpiry.stop();
     for (const feed of feedByEvent.values()) feed.slices.stop();
   }
 
