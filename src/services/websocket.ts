@@ -9,7 +9,6 @@ import {
 } from '../protocol';
 import { describeError } from '../lib/error-description';
 import type { Logger } from '../lib/logger';
-import { isRowId } from '../lib/storable';
 import type { TokenUser } from '../lib/tokens';
 import { admitMessage, createMessageRate, type MessageRate } from './connection-limits';
 import { createFanOutSlices, sliceCountFor, sliceOf, type FanOutSlices } from './fan-out-slices';
@@ -140,6 +139,12 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     socket.close(WS_CLOSE.unauthorized, 'unauthorized');
   }
 
+  /** `/ws/events/:id` whose `:id` can name no event (`abc`, `0`): one `event_not_found`, then 4404. */
+  function rejectEventNotFound(socket: ManagedSocket, requestedId: string): void {
+    socket.send(JSON.stringify({ type: 'error', code: 'event_not_found', message: `Event ${requestedId} not found`, eventId: requestedId } satisfies ServerMessage));
+    socket.close(WS_CLOSE.eventNotFound, 'event not found');
+  }
+
   function register(socket: ManagedSocket, user: TokenUser, tokenExpiresAt: number, openedFor: number | null = null): ClientState {
     connectionCounter += 1;
     const client: ClientState = {
@@ -170,19 +175,16 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
    * subscribe, or send one `event_not_found` and close 4404. Registered at once so frames sent
    * meanwhile wait in the client's queue instead of being lost.
    */
-  function openForEvent(socket: ManagedSocket, user: TokenUser, tokenExpiresAt: number, rawEventId: string): Promise<void> {
-    const eventId = /^\d{1,10}$/.test(rawEventId) ? Number(rawEventId) : NaN;
-    const valid = isRowId(eventId);
-    const client = register(socket, user, tokenExpiresAt, valid ? eventId : null);
+  function openForEvent(socket: ManagedSocket, user: TokenUser, tokenExpiresAt: number, eventId: number): Promise<void> {
+    const client = register(socket, user, tokenExpiresAt, eventId);
     client.queue = client.queue.then(async () => {
-      const notFound = () => {
-        sendError(client, 'event_not_found', `Event ${rawEventId} not found`, { eventId: valid ? eventId : rawEventId });
-        closeClient(client, WS_CLOSE.eventNotFound, 'event not found');
-      };
-      if (!valid) return notFound();
       await withSeatState(eventId, user.id, (snapshot) => {
         if (client.closing) return;
-        if (!snapshot) return notFound();
+        if (!snapshot) {
+          sendError(client, 'event_not_found', `Event ${eventId} not found`, { eventId });
+          closeClient(client, WS_CLOSE.eventNotFound, 'event not found');
+          return;
+        }
         send(client, {
           type: 'connection_established',
           clientId: client.clientId,
@@ -438,6 +440,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
       publisher = server;
     },
     rejectUnauthorized,
+    rejectEventNotFound,
     openGeneral,
     openForEvent,
     handleMessage,

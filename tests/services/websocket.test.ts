@@ -97,7 +97,7 @@ function managerWith(options: { loader: SeatStateLoader; coalesceMs?: number; fa
   const openFor = (eventId: number, userId = 1) => {
     const socket = new FakeSocket();
     sockets.push(socket);
-    return { socket, opened: manager.openForEvent(socket, user(userId), farFuture(), String(eventId)) };
+    return { socket, opened: manager.openForEvent(socket, user(userId), farFuture(), eventId) };
   };
   return { manager, open, openFor };
 }
