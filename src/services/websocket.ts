@@ -18,8 +18,10 @@ import { watchTokenExpiry, type TokenExpiry } from './token-expiry';
 
 /**
  * The WebSocket manager: the only holder of sockets. It keeps who is connected (`clients`),
- * who watches what (`subscribersByEvent`), and the last seat state sent per event, and fans
- * seat changes out through Bun's native pub/sub (a few topics per event, fan-out-slices.ts).
+ * who watches what (`subscribersByEvent`, beside which a subscription is recorded only in Bun's
+ * topic), and the last seat state sent per event, and fans seat changes out through Bun's native
+ * pub/sub (a few topics per event, fan-out-slices.ts). The limits of one connection are
+ * connection-limits.ts's, the end of its token token-expiry.ts's.
  */
 
 /** The part of Bun's ServerWebSocket the manager uses; tests and benchmarks can read it plainly. */
@@ -30,8 +32,10 @@ export interface ManagedSocket {
   unsubscribe(topic: string): void;
 }
 
+/** Bun's server: publishes to a topic and counts its sockets (fan-out-slices.ts reads the count). */
 export interface Publisher {
   publish(topic: string, data: string): number;
+  subscriberCount(topic: string): number;
 }
 
 export interface ClientState {
@@ -42,7 +46,6 @@ export interface ClientState {
   openedFor: number | null;
   /** At the token's expiry: `token_expired`, then 4401. */
   tokenExpiry: TokenExpiry;
-  subscriptions: Set<number>;
   messageRate: MessageRate;
   closing: boolean;
   /** Messages are answered in the order they came, even when one waits on the database. */
@@ -153,7 +156,6 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
       socket,
       openedFor,
       tokenExpiry: watchTokenExpiry(tokenExpiresAt, () => expire(client), now),
-      subscriptions: new Set(),
       messageRate: createMessageRate(now()),
       closing: false,
       queue: Promise.resolve(),
@@ -212,6 +214,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
             publisher.publish(topic, data);
             metrics?.messagesSent(subscribers);
           },
+          subscribersIn: (topic) => publisher?.subscriberCount(topic) ?? 0,
           coalesceMs,
           sliceCount,
         }),
@@ -271,10 +274,8 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     else feed.slices.deliver({ ...loaded, kind: 'seat_update' });
     const slice = sliceOf(client.clientId, sliceCount);
     const snapshot = feed.slices.snapshotFor(slice, loaded);
+    // A repeat subscription re-sends the snapshot; the topic and the map hold it once.
     client.socket.subscribe(sliceTopic(eventId, slice));
-    // A repeat subscription re-sends the snapshot and counts once.
-    if (!client.subscriptions.has(eventId)) feed.slices.join(slice);
-    client.subscriptions.add(eventId);
     let watchers = subscribersByEvent.get(eventId);
     if (!watchers) {
       watchers = new Set();
@@ -285,22 +286,30 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   }
 
   function detachSubscription(client: ClientState, eventId: number): void {
-    if (!client.subscriptions.delete(eventId)) return;
-    const slice = sliceOf(client.clientId, sliceCount);
-    if (!client.closing) client.socket.unsubscribe(sliceTopic(eventId, slice));
-    feedByEvent.get(eventId)?.slices.leave(slice);
     const watchers = subscribersByEvent.get(eventId);
-    if (!watchers) return;
-    watchers.delete(client.clientId);
+    if (!watchers?.delete(client.clientId)) return;
+    // A closed socket has left its topics already (Bun).
+    if (!client.closing) client.socket.unsubscribe(sliceTopic(eventId, sliceOf(client.clientId, sliceCount)));
     if (watchers.size === 0) {
       subscribersByEvent.delete(eventId);
       releaseFeedIfIdle(eventId);
     }
   }
 
+  /**
+   * The events `client` watches, read off `subscribersByEvent`: a scan of the events watched in
+   * this process, on a new subscription and on a close, instead of a set per client that would be
+   * a third record of each subscription (beside Bun's topic and the map) to keep in step.
+   */
+  function eventsWatchedBy(client: ClientState): number[] {
+    const watched: number[] = [];
+    for (const [eventId, watchers] of subscribersByEvent) if (watchers.has(client.clientId)) watched.push(eventId);
+    return watched;
+  }
+
   async function subscribe(client: ClientState, eventId: number): Promise<void> {
-    const alreadySubscribed = client.subscriptions.has(eventId);
-    if (!alreadySubscribed && client.subscriptions.size >= WS_LIMITS.maxSubscriptions) {
+    const alreadySubscribed = subscribersByEvent.get(eventId)?.has(client.clientId) ?? false;
+    if (!alreadySubscribed && eventsWatchedBy(client).length >= WS_LIMITS.maxSubscriptions) {
       sendError(client, 'too_many_subscriptions', `At most ${WS_LIMITS.maxSubscriptions} subscriptions per connection`, { eventId });
       return;
     }
@@ -408,7 +417,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     const client = clientsBySocket.get(socket);
     if (!client) return;
     client.closing = true;
-    for (const eventId of [...client.subscriptions]) detachSubscription(client, eventId);
+    for (const eventId of eventsWatchedBy(client)) detachSubscription(client, eventId);
     clients.delete(client.clientId);
     clientsBySocket.delete(socket);
     client.tokenExpiry.stop();

@@ -84,7 +84,7 @@ export const mutants: Mutant[] = [
     id: 'subscriptions-kept-on-close',
     breaks: 'on disconnect the connection leaves every subscription at once (SPEC §3)',
     file: 'src/services/websocket.ts',
-    from: 'for (const eventId of [...client.subscriptions]) detachSubscription(client, eventId);\n    clients.delete',
+    from: 'for (const eventId of eventsWatchedBy(client)) detachSubscription(client, eventId);\n    clients.delete',
     to: 'clients.delete',
     tests: ['tests/routes/websocket.test.ts', 'tests/routes/websocket-load.test.ts'],
   },

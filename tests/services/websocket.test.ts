@@ -42,7 +42,7 @@ class FakeSocket implements ManagedSocket {
   }
 }
 
-/** Bun's server.publish: delivers to the sockets subscribed to the topic at that moment. */
+/** Bun's server.publish: delivers to the sockets subscribed to the topic at that moment, and counts them. */
 function fakeServer(sockets: () => FakeSocket[]): Publisher {
   return {
     publish(topic, data) {
@@ -54,6 +54,9 @@ function fakeServer(sockets: () => FakeSocket[]): Publisher {
         }
       }
       return delivered;
+    },
+    subscriberCount(topic) {
+      return sockets().filter((socket) => socket.topics.has(topic) && !socket.closedWith).length;
     },
   };
 }
