@@ -7,11 +7,13 @@ import { bearerToken, type VerifiedToken } from '../lib/tokens';
 import type { KnownUsers } from '../services/known-users';
 import type { WebSocketManager } from '../services/websocket';
 
-/** All a socket carries: who it is (or that its token was refused) and the event it asked for. */
+/** All a socket carries: who it is (or that its token was refused), the event it asked for and, once open, its client id. */
 export interface SocketData {
   verified: VerifiedToken | null;
   /** What `:id` of `/ws/events/:id` named; absent on `/ws`. */
   requested?: RequestedEvent;
+  /** The manager's, set when it takes the socket in. */
+  clientId?: string;
 }
 
 /** An event id, or the `:id` as given when it can name no event (still answered `event_not_found`, 4404). */

@@ -26,6 +26,8 @@ import { watchTokenExpiry, type TokenExpiry } from './token-expiry';
 
 /** The part of Bun's ServerWebSocket the manager uses; tests and benchmarks can read it plainly. */
 export interface ManagedSocket {
+  /** The socket's own data: the manager notes its client id there, so `clients` is the only index of clients. */
+  data: { clientId?: string };
   send(data: string): number;
   close(code?: number, reason?: string): void;
   subscribe(topic: string): void;
@@ -109,7 +111,6 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   const sliceCount = sliceCountFor(coalesceMs, options.fanOutInSlices ?? false);
 
   const clients = new Map<string, ClientState>();
-  const clientsBySocket = new WeakMap<object, ClientState>();
   const subscribersByEvent = new Map<number, Set<string>>();
   const feedByEvent = new Map<number, EventFeedState>();
   let publisher: Publisher | null = null;
@@ -161,7 +162,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
       queue: Promise.resolve(),
     };
     clients.set(client.clientId, client);
-    clientsBySocket.set(socket, client);
+    socket.data.clientId = client.clientId;
     return client;
   }
 
@@ -371,8 +372,10 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     return client.queue;
   }
 
+  const clientOf = (socket: ManagedSocket) => (socket.data.clientId === undefined ? undefined : clients.get(socket.data.clientId));
+
   function handleMessage(socket: ManagedSocket, raw: string | Uint8Array): Promise<void> {
-    const client = clientsBySocket.get(socket);
+    const client = clientOf(socket);
     if (!client || client.closing || client.messageRate.flooded) return Promise.resolve();
     const verdict = admitMessage(client.messageRate, now());
     if (verdict === 'accept') return enqueue(client, () => answer(client, raw));
@@ -414,12 +417,11 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
 
   /** Every close path ends here: the client leaves both maps at once. */
   function handleClose(socket: ManagedSocket): void {
-    const client = clientsBySocket.get(socket);
+    const client = clientOf(socket);
     if (!client) return;
     client.closing = true;
     for (const eventId of eventsWatchedBy(client)) detachSubscription(client, eventId);
     clients.delete(client.clientId);
-    clientsBySocket.delete(socket);
     client.tokenExpiry.stop();
   }
 

@@ -14,6 +14,7 @@ import { waitFor } from '../support/ws';
  * The fakes stand in for Bun (a socket and the server's topic publish), not for our code.
  */
 class FakeSocket implements ManagedSocket {
+  readonly data: { clientId?: string } = {};
   readonly received: any[] = [];
   readonly topics = new Set<string>();
   closedWith: { code?: number; reason?: string } | null = null;
