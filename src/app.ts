@@ -10,7 +10,6 @@ import type { Metrics } from './lib/metrics';
 import { parseCappedBody } from './lib/request-body';
 import { traceRequest } from './lib/request-trace';
 import type { Tokens } from './lib/tokens';
-import { WS_LIMITS } from './protocol';
 import { authRoutes } from './routes/auth';
 import { bookingRoutes } from './routes/bookings';
 import { dashboardRoutes } from './routes/dashboard';
@@ -18,6 +17,7 @@ import { eventRoutes } from './routes/events';
 import { openapiRoutes } from './routes/openapi';
 import { opsRoutes } from './routes/ops';
 import { websocketRoutes } from './routes/websocket';
+import { socketLimits } from './services/connection-limits';
 import type { SeatFeed } from './services/seat-feed';
 import type { WebSocketManager } from './services/websocket';
 
@@ -52,15 +52,7 @@ export function createApp(deps: AppDeps) {
 
   return (
     new Elysia({
-      websocket: {
-        maxPayloadLength: WS_LIMITS.maxFrameBytes,
-        // A silent socket is pinged; one that answers nothing, not even the ping, is closed.
-        idleTimeout: deps.websocketIdleTimeoutSeconds ?? WS_LIMITS.idleTimeoutSeconds,
-        sendPings: true,
-        // A watcher that stops reading is dropped rather than buffered without bound.
-        backpressureLimit: 1024 * 1024,
-        closeOnBackpressureLimit: true,
-      },
+      websocket: socketLimits(deps.websocketIdleTimeoutSeconds),
     })
       .onRequest(({ request }) => {
         traceRequest(request);

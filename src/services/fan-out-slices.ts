@@ -45,7 +45,6 @@ export function sliceOf(clientId: string, sliceCount: number): number {
 }
 
 interface Slice {
-  subscribers: number;
   /** The newest state published to this slice (or that its newcomers were given); null before any. */
   sent: SeatStateFields | null;
   /** `performance.now()` of its last message, for the window. */
@@ -55,6 +54,8 @@ interface Slice {
 interface FanOutSlicesOptions {
   topicOf(slice: number): string;
   publish(topic: string, data: string, subscribers: number): void;
+  /** How many sockets the topic has now: Bun's own count, so the manager records no second one. */
+  subscribersIn(topic: string): number;
   /** 0: every change to every slice in the same turn. */
   coalesceMs: number;
   sliceCount: number;
@@ -64,10 +65,11 @@ interface FanOutSlicesOptions {
 export type FanOutSlices = ReturnType<typeof createFanOutSlices>;
 
 export function createFanOutSlices(options: FanOutSlicesOptions) {
-  const { topicOf, publish, coalesceMs, sliceCount } = options;
+  const { topicOf, publish, subscribersIn, coalesceMs, sliceCount } = options;
   const socketsPerTurn = coalesceMs > 0 ? (options.socketsPerTurn ?? SOCKETS_PER_TURN) : Infinity;
-  const slices: Slice[] = Array.from({ length: sliceCount }, () => ({ subscribers: 0, sent: null, sentAt: -Infinity }));
+  const slices: Slice[] = Array.from({ length: sliceCount }, () => ({ sent: null, sentAt: -Infinity }));
   const topics = slices.map((_, index) => topicOf(index));
+  const subscribersOf = (index: number) => subscribersIn(topics[index]!);
   /** The newest state handed out: to some slice already, or to all in the turns to come. Shared by the slices that hold it, never changed in place. */
   let latest: SeatStateFields | null = null;
   let latestKind: SeatMessageType = 'seat_update';
@@ -87,7 +89,7 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
     slice.sent = state;
     slice.sentAt = at;
     latestMessage ??= JSON.stringify({ type: latestKind, ...state });
-    publish(topics[index]!, latestMessage, slice.subscribers);
+    publish(topics[index]!, latestMessage, subscribersOf(index));
   }
 
   function schedule(inMs: number): void {
@@ -121,8 +123,9 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
       const index = (from + step) % slices.length;
       const slice = slices[index]!;
       if (slice.sent && slice.sent.version >= latest.version) continue;
+      const subscribers = subscribersOf(index);
       // Nobody there to write to; a newcomer is given this state as its snapshot.
-      if (slice.subscribers === 0) {
+      if (subscribers === 0) {
         slice.sent = latest;
         continue;
       }
@@ -136,7 +139,7 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
         continue;
       }
       sendTo(index, now);
-      written += slice.subscribers;
+      written += subscribers;
       cursor = (index + 1) % slices.length;
     }
     if (moreThisWay) schedule(0);
@@ -182,17 +185,10 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
     snapshotFor(index: number, atLeast: SeatStateFields): SeatStateFields {
       const slice = slices[index]!;
       if (!slice.sent || slice.sent.version < atLeast.version) {
-        if (slice.subscribers > 0) sendTo(index, performance.now());
+        if (subscribersOf(index) > 0) sendTo(index, performance.now());
         else slice.sent = latest;
       }
       return { ...slice.sent! };
-    },
-
-    join(index: number): void {
-      slices[index]!.subscribers += 1;
-    },
-    leave(index: number): void {
-      slices[index]!.subscribers -= 1;
     },
 
     /** For good: nothing is published after it, whatever still arrives. */

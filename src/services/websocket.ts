@@ -9,28 +9,35 @@ import {
 } from '../protocol';
 import { describeError } from '../lib/error-description';
 import type { Logger } from '../lib/logger';
-import { isRowId } from '../lib/storable';
 import type { TokenUser } from '../lib/tokens';
+import { admitMessage, createMessageRate, type MessageRate } from './connection-limits';
 import { createFanOutSlices, sliceCountFor, sliceOf, type FanOutSlices } from './fan-out-slices';
 import type { ViewableSeatState } from './event';
 import type { EventHidden, FeedChange } from './seat-feed';
+import { watchTokenExpiry, type TokenExpiry } from './token-expiry';
 
 /**
  * The WebSocket manager: the only holder of sockets. It keeps who is connected (`clients`),
- * who watches what (`subscribersByEvent`), and the last seat state sent per event, and fans
- * seat changes out through Bun's native pub/sub (a few topics per event, fan-out-slices.ts).
+ * who watches what (`subscribersByEvent`, beside which a subscription is recorded only in Bun's
+ * topic), and the last seat state sent per event, and fans seat changes out through Bun's native
+ * pub/sub (a few topics per event, fan-out-slices.ts). The limits of one connection are
+ * connection-limits.ts's, the end of its token token-expiry.ts's.
  */
 
 /** The part of Bun's ServerWebSocket the manager uses; tests and benchmarks can read it plainly. */
 export interface ManagedSocket {
+  /** The socket's own data: the manager notes its client id there, so `clients` is the only index of clients. */
+  data: { clientId?: string };
   send(data: string): number;
   close(code?: number, reason?: string): void;
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
 }
 
+/** Bun's server: publishes to a topic and counts its sockets (fan-out-slices.ts reads the count). */
 export interface Publisher {
   publish(topic: string, data: string): number;
+  subscriberCount(topic: string): number;
 }
 
 export interface ClientState {
@@ -39,19 +46,10 @@ export interface ClientState {
   socket: ManagedSocket;
   /** The event of `/ws/events/:id`, closed 4404 when it goes out of sight; null on `/ws`. */
   openedFor: number | null;
-  /** Unix seconds at which the token stops being valid. */
-  tokenExpiresAt: number;
-  /** Fires at the token's expiry: `token_expired`, then 4401. */
-  expiryTimer: ReturnType<typeof setTimeout> | null;
-  subscriptions: Set<number>;
-  rateTokens: number;
-  rateRefilledAt: number;
-  rateErrorSentAt: number;
-  droppedInWindow: number;
-  dropWindowStartedAt: number;
+  /** At the token's expiry: `token_expired`, then 4401. */
+  tokenExpiry: TokenExpiry;
+  messageRate: MessageRate;
   closing: boolean;
-  /** Set once the flood limit is reached: frames are ignored until the 4429 close. */
-  refusingMessages: boolean;
   /** Messages are answered in the order they came, even when one waits on the database. */
   queue: Promise<void>;
 }
@@ -113,7 +111,6 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   const sliceCount = sliceCountFor(coalesceMs, options.fanOutInSlices ?? false);
 
   const clients = new Map<string, ClientState>();
-  const clientsBySocket = new WeakMap<object, ClientState>();
   const subscribersByEvent = new Map<number, Set<string>>();
   const feedByEvent = new Map<number, EventFeedState>();
   let publisher: Publisher | null = null;
@@ -135,33 +132,21 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     client.socket.close(code, reason);
   }
 
-  // setTimeout's longest delay; a later expiry (JWT_EXPIRES_IN over ~24 days) is re-armed.
-  const MAX_TIMER_MS = 2 ** 31 - 1;
-
-  /**
-   * A timer per connection rather than a periodic scan of all of them: a scan of 10,000 clients
-   * every 250 ms cost ~10% of a core in the fan-out benchmark; a timer costs nothing until it fires.
-   */
-  function armExpiry(client: ClientState): void {
-    const remainingMs = client.tokenExpiresAt * 1000 - now();
-    client.expiryTimer = setTimeout(() => {
-      client.expiryTimer = null;
-      if (client.closing) return;
-      if (client.tokenExpiresAt * 1000 > now()) return armExpiry(client);
-      sendError(client, 'token_expired', 'Your token has expired; reconnect with a new one');
-      closeClient(client, WS_CLOSE.unauthorized, 'token expired');
-    }, Math.min(Math.max(remainingMs, 0), MAX_TIMER_MS));
-  }
-
-  function disarmExpiry(client: ClientState): void {
-    if (client.expiryTimer) clearTimeout(client.expiryTimer);
-    client.expiryTimer = null;
+  function expire(client: ClientState): void {
+    sendError(client, 'token_expired', 'Your token has expired; reconnect with a new one');
+    closeClient(client, WS_CLOSE.unauthorized, 'token expired');
   }
 
   /** A socket whose upgrade carried no valid token: one error, then 4401. */
   function rejectUnauthorized(socket: ManagedSocket): void {
     socket.send(JSON.stringify({ type: 'error', code: 'unauthorized', message: 'Missing, invalid or expired token' } satisfies ServerMessage));
     socket.close(WS_CLOSE.unauthorized, 'unauthorized');
+  }
+
+  /** `/ws/events/:id` whose `:id` can name no event (`abc`, `0`): one `event_not_found`, then 4404. */
+  function rejectEventNotFound(socket: ManagedSocket, requestedId: string): void {
+    socket.send(JSON.stringify({ type: 'error', code: 'event_not_found', message: `Event ${requestedId} not found`, eventId: requestedId } satisfies ServerMessage));
+    socket.close(WS_CLOSE.eventNotFound, 'event not found');
   }
 
   function register(socket: ManagedSocket, user: TokenUser, tokenExpiresAt: number, openedFor: number | null = null): ClientState {
@@ -171,21 +156,13 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
       userId: user.id,
       socket,
       openedFor,
-      tokenExpiresAt,
-      expiryTimer: null,
-      subscriptions: new Set(),
-      rateTokens: WS_LIMITS.rateBucketSize,
-      rateRefilledAt: now(),
-      rateErrorSentAt: 0,
-      droppedInWindow: 0,
-      dropWindowStartedAt: 0,
+      tokenExpiry: watchTokenExpiry(tokenExpiresAt, () => expire(client), now),
+      messageRate: createMessageRate(now()),
       closing: false,
-      refusingMessages: false,
       queue: Promise.resolve(),
     };
     clients.set(client.clientId, client);
-    clientsBySocket.set(socket, client);
-    armExpiry(client);
+    socket.data.clientId = client.clientId;
     return client;
   }
 
@@ -201,19 +178,16 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
    * subscribe, or send one `event_not_found` and close 4404. Registered at once so frames sent
    * meanwhile wait in the client's queue instead of being lost.
    */
-  function openForEvent(socket: ManagedSocket, user: TokenUser, tokenExpiresAt: number, rawEventId: string): Promise<void> {
-    const eventId = /^\d{1,10}$/.test(rawEventId) ? Number(rawEventId) : NaN;
-    const valid = isRowId(eventId);
-    const client = register(socket, user, tokenExpiresAt, valid ? eventId : null);
+  function openForEvent(socket: ManagedSocket, user: TokenUser, tokenExpiresAt: number, eventId: number): Promise<void> {
+    const client = register(socket, user, tokenExpiresAt, eventId);
     client.queue = client.queue.then(async () => {
-      const notFound = () => {
-        sendError(client, 'event_not_found', `Event ${rawEventId} not found`, { eventId: valid ? eventId : rawEventId });
-        closeClient(client, WS_CLOSE.eventNotFound, 'event not found');
-      };
-      if (!valid) return notFound();
       await withSeatState(eventId, user.id, (snapshot) => {
         if (client.closing) return;
-        if (!snapshot) return notFound();
+        if (!snapshot) {
+          sendError(client, 'event_not_found', `Event ${eventId} not found`, { eventId });
+          closeClient(client, WS_CLOSE.eventNotFound, 'event not found');
+          return;
+        }
         send(client, {
           type: 'connection_established',
           clientId: client.clientId,
@@ -241,6 +215,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
             publisher.publish(topic, data);
             metrics?.messagesSent(subscribers);
           },
+          subscribersIn: (topic) => publisher?.subscriberCount(topic) ?? 0,
           coalesceMs,
           sliceCount,
         }),
@@ -300,10 +275,8 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     else feed.slices.deliver({ ...loaded, kind: 'seat_update' });
     const slice = sliceOf(client.clientId, sliceCount);
     const snapshot = feed.slices.snapshotFor(slice, loaded);
+    // A repeat subscription re-sends the snapshot; the topic and the map hold it once.
     client.socket.subscribe(sliceTopic(eventId, slice));
-    // A repeat subscription re-sends the snapshot and counts once.
-    if (!client.subscriptions.has(eventId)) feed.slices.join(slice);
-    client.subscriptions.add(eventId);
     let watchers = subscribersByEvent.get(eventId);
     if (!watchers) {
       watchers = new Set();
@@ -314,22 +287,30 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   }
 
   function detachSubscription(client: ClientState, eventId: number): void {
-    if (!client.subscriptions.delete(eventId)) return;
-    const slice = sliceOf(client.clientId, sliceCount);
-    if (!client.closing) client.socket.unsubscribe(sliceTopic(eventId, slice));
-    feedByEvent.get(eventId)?.slices.leave(slice);
     const watchers = subscribersByEvent.get(eventId);
-    if (!watchers) return;
-    watchers.delete(client.clientId);
+    if (!watchers?.delete(client.clientId)) return;
+    // A closed socket has left its topics already (Bun).
+    if (!client.closing) client.socket.unsubscribe(sliceTopic(eventId, sliceOf(client.clientId, sliceCount)));
     if (watchers.size === 0) {
       subscribersByEvent.delete(eventId);
       releaseFeedIfIdle(eventId);
     }
   }
 
+  /**
+   * The events `client` watches, read off `subscribersByEvent`: a scan of the events watched in
+   * this process, on a new subscription and on a close, instead of a set per client that would be
+   * a third record of each subscription (beside Bun's topic and the map) to keep in step.
+   */
+  function eventsWatchedBy(client: ClientState): number[] {
+    const watched: number[] = [];
+    for (const [eventId, watchers] of subscribersByEvent) if (watchers.has(client.clientId)) watched.push(eventId);
+    return watched;
+  }
+
   async function subscribe(client: ClientState, eventId: number): Promise<void> {
-    const alreadySubscribed = client.subscriptions.has(eventId);
-    if (!alreadySubscribed && client.subscriptions.size >= WS_LIMITS.maxSubscriptions) {
+    const alreadySubscribed = subscribersByEvent.get(eventId)?.has(client.clientId) ?? false;
+    if (!alreadySubscribed && eventsWatchedBy(client).length >= WS_LIMITS.maxSubscriptions) {
       sendError(client, 'too_many_subscriptions', `At most ${WS_LIMITS.maxSubscriptions} subscriptions per connection`, { eventId });
       return;
     }
@@ -384,33 +365,6 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     }
   }
 
-  function takeRateToken(client: ClientState): boolean {
-    const at = now();
-    const elapsedSeconds = (at - client.rateRefilledAt) / 1000;
-    client.rateTokens = Math.min(WS_LIMITS.rateBucketSize, client.rateTokens + elapsedSeconds * WS_LIMITS.rateRefillPerSecond);
-    client.rateRefilledAt = at;
-    if (client.rateTokens >= 1) {
-      client.rateTokens -= 1;
-      return true;
-    }
-    if (at - client.dropWindowStartedAt > WS_LIMITS.rateDropWindowMs) {
-      client.dropWindowStartedAt = at;
-      client.droppedInWindow = 0;
-    }
-    client.droppedInWindow += 1;
-    if (client.droppedInWindow >= WS_LIMITS.rateDropsBeforeClose) {
-      // Nothing more is taken in; the close waits until the answers owed (the rate_limited
-      // error among them) have gone out, so the client learns why.
-      client.refusingMessages = true;
-      enqueue(client, () => closeClient(client, WS_CLOSE.rateLimited, 'rate limit exceeded'));
-    } else if (at - client.rateErrorSentAt >= WS_LIMITS.rateErrorIntervalMs) {
-      client.rateErrorSentAt = at;
-      // The drop is decided now; the answer waits behind the answers still owed.
-      enqueue(client, () => sendError(client, 'rate_limited', `Too many messages: at most ${WS_LIMITS.rateRefillPerSecond} a second`));
-    }
-    return false;
-  }
-
   function enqueue(client: ClientState, work: () => void | Promise<void>): Promise<void> {
     client.queue = client.queue.then(work).catch((error: unknown) => {
       logger.error('websocket message failed', { clientId: client.clientId, ...describeError(error) });
@@ -418,11 +372,20 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     return client.queue;
   }
 
+  const clientOf = (socket: ManagedSocket) => (socket.data.clientId === undefined ? undefined : clients.get(socket.data.clientId));
+
   function handleMessage(socket: ManagedSocket, raw: string | Uint8Array): Promise<void> {
-    const client = clientsBySocket.get(socket);
-    if (!client || client.closing || client.refusingMessages) return Promise.resolve();
-    if (!takeRateToken(client)) return client.queue;
-    return enqueue(client, () => answer(client, raw));
+    const client = clientOf(socket);
+    if (!client || client.closing || client.messageRate.flooded) return Promise.resolve();
+    const verdict = admitMessage(client.messageRate, now());
+    if (verdict === 'accept') return enqueue(client, () => answer(client, raw));
+    // A dropped message's answer, and the 4429 close, wait behind the answers still owed, so
+    // the client learns why.
+    if (verdict === 'close') enqueue(client, () => closeClient(client, WS_CLOSE.rateLimited, 'rate limit exceeded'));
+    else if (verdict === 'drop_and_warn') {
+      enqueue(client, () => sendError(client, 'rate_limited', `Too many messages: at most ${WS_LIMITS.rateRefillPerSecond} a second`));
+    }
+    return client.queue;
   }
 
   async function answer(client: ClientState, raw: string | Uint8Array): Promise<void> {
@@ -454,13 +417,12 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
 
   /** Every close path ends here: the client leaves both maps at once. */
   function handleClose(socket: ManagedSocket): void {
-    const client = clientsBySocket.get(socket);
+    const client = clientOf(socket);
     if (!client) return;
     client.closing = true;
-    for (const eventId of [...client.subscriptions]) detachSubscription(client, eventId);
+    for (const eventId of eventsWatchedBy(client)) detachSubscription(client, eventId);
     clients.delete(client.clientId);
-    clientsBySocket.delete(socket);
-    disarmExpiry(client);
+    client.tokenExpiry.stop();
   }
 
   /** Users whose accounts are gone: each of their connections hears `unauthorized`, then 4401. */
@@ -478,7 +440,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   }
 
   function stop(): void {
-    for (const client of clients.values()) disarmExpiry(client);
+    for (const client of clients.values()) client.tokenExpiry.stop();
     for (const feed of feedByEvent.values()) feed.slices.stop();
   }
 
@@ -489,6 +451,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
       publisher = server;
     },
     rejectUnauthorized,
+    rejectEventNotFound,
     openGeneral,
     openForEvent,
     handleMessage,

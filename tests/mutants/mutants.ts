@@ -84,7 +84,7 @@ export const mutants: Mutant[] = [
     id: 'subscriptions-kept-on-close',
     breaks: 'on disconnect the connection leaves every subscription at once (SPEC §3)',
     file: 'src/services/websocket.ts',
-    from: 'for (const eventId of [...client.subscriptions]) detachSubscription(client, eventId);\n    clients.delete',
+    from: 'for (const eventId of eventsWatchedBy(client)) detachSubscription(client, eventId);\n    clients.delete',
     to: 'clients.delete',
     tests: ['tests/routes/websocket.test.ts', 'tests/routes/websocket-load.test.ts'],
   },
@@ -156,9 +156,9 @@ export const mutants: Mutant[] = [
   {
     id: 'token-expiry-5s-late',
     breaks: 'within a second of the token’s exp the server closes 4401 (SPEC §3)',
-    file: 'src/services/websocket.ts',
-    from: 'const remainingMs = client.tokenExpiresAt * 1000 - now();',
-    to: 'const remainingMs = client.tokenExpiresAt * 1000 - now() + 5000;',
+    file: 'src/services/token-expiry.ts',
+    from: 'const remainingMs = expiry.expiresAt * 1000 - now();',
+    to: 'const remainingMs = expiry.expiresAt * 1000 - now() + 5000;',
     tests: ['tests/routes/websocket.test.ts'],
   },
   {

@@ -3,6 +3,7 @@ import type { DatabaseHandle } from '../../src/db/client';
 import { createLogger } from '../../src/lib/logger';
 import { createTokens } from '../../src/lib/tokens';
 import { startServer } from '../../src/server';
+import { parseRequestedEvent } from '../../src/routes/websocket';
 import { login, openTestDatabase, registerUser, startTestServer, testConfig, type TestServer } from '../support/server';
 import { connect, waitFor, type TestSocket } from '../support/ws';
 import { closed, createEvent, eventState, roundTrip, seatMessages, untilHolds } from '../support/websocket-helpers';
@@ -493,5 +494,15 @@ describe('lifecycle', () => {
     } finally {
       await logged.stop();
     }
+  });
+});
+
+describe('the :id of /ws/events/:id', () => {
+  // Through a socket only `abc` is shown (above); these are the edges of what names an event.
+  test('is an event id only as 1 to 10 digits within the row-id range', () => {
+    expect(parseRequestedEvent('42')).toEqual({ eventId: 42 });
+    expect(parseRequestedEvent('007')).toEqual({ eventId: 7 });
+    expect(parseRequestedEvent('2147483647')).toEqual({ eventId: 2_147_483_647 });
+    for (const id of ['0', '2147483648', '12345678901', '-1', '1e3', '1.5', ' 1', '']) expect(parseRequestedEvent(id)).toEqual({ notAnEventId: id });
   });
 });

@@ -14,6 +14,7 @@ import { waitFor } from '../support/ws';
  * The fakes stand in for Bun (a socket and the server's topic publish), not for our code.
  */
 class FakeSocket implements ManagedSocket {
+  readonly data: { clientId?: string } = {};
   readonly received: any[] = [];
   readonly topics = new Set<string>();
   closedWith: { code?: number; reason?: string } | null = null;
@@ -42,7 +43,7 @@ class FakeSocket implements ManagedSocket {
   }
 }
 
-/** Bun's server.publish: delivers to the sockets subscribed to the topic at that moment. */
+/** Bun's server.publish: delivers to the sockets subscribed to the topic at that moment, and counts them. */
 function fakeServer(sockets: () => FakeSocket[]): Publisher {
   return {
     publish(topic, data) {
@@ -54,6 +55,9 @@ function fakeServer(sockets: () => FakeSocket[]): Publisher {
         }
       }
       return delivered;
+    },
+    subscriberCount(topic) {
+      return sockets().filter((socket) => socket.topics.has(topic) && !socket.closedWith).length;
     },
   };
 }
@@ -97,7 +101,7 @@ function managerWith(options: { loader: SeatStateLoader; coalesceMs?: number; fa
   const openFor = (eventId: number, userId = 1) => {
     const socket = new FakeSocket();
     sockets.push(socket);
-    return { socket, opened: manager.openForEvent(socket, user(userId), farFuture(), String(eventId)) };
+    return { socket, opened: manager.openForEvent(socket, user(userId), farFuture(), eventId) };
   };
   return { manager, open, openFor };
 }
