@@ -74,7 +74,9 @@ export function openapiRoutes(_deps: AppDeps) {
     },
   });
   // The plugin's own handler, which generates (and caches) the document; it takes no context.
-  const generated = generator.routes.find((route) => route.path === OPENAPI_JSON_PATH)?.handler as () => PageDocument;
+  const specRoute = generator.routes.find((route) => route.path === OPENAPI_JSON_PATH);
+  if (!specRoute) throw new Error(`@elysiajs/openapi registered no ${OPENAPI_JSON_PATH}`);
+  const generated = specRoute.handler as () => PageDocument;
   let page: string | null = null;
 
   return (

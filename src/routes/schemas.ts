@@ -166,8 +166,8 @@ const errorExamples: Record<ErrorCode, AppError> = {
 const alwaysAnswered = ['payload_too_large', 'internal_error'] as const;
 type AlwaysAnswered = (typeof alwaysAnswered)[number];
 
-/** The codes a JSON body brings with it. */
-export const bodyErrors = ['bad_request', 'validation_error', 'payload_too_large'] as const satisfies ErrorCode[];
+/** The codes a JSON body brings with it (besides payload_too_large, which any request may get). */
+export const bodyErrors = ['bad_request', 'validation_error'] as const satisfies ErrorCode[];
 
 /**
  * A route's error answers, by status: the error body with `code` narrowed to the route's codes at

@@ -152,7 +152,7 @@ describe('GET /openapi/json', () => {
     expect(listParameters).toContainEqual(expect.objectContaining({ name: 'limit', in: 'query', required: false, schema: expect.objectContaining({ maximum: 500, default: 100 }) }));
     expect(listParameters).toContainEqual(expect.objectContaining({ name: 'offset', in: 'query' }));
     // Header names are case-insensitive (RFC 9110, and OpenAPI says so of header parameters).
-    const idempotencyKey = operation('POST /api/bookings').parameters.find((parameter: any) => parameter.name.toLowerCase() === 'idempotency-key');
+    const idempotencyKey = operation('POST /api/bookings').parameters.find((parameter: { name: string }) => parameter.name.toLowerCase() === 'idempotency-key');
     expect(idempotencyKey).toMatchObject({ in: 'header', required: false, schema: expect.objectContaining({ minLength: 1, maxLength: 255 }) });
   });
 
@@ -166,7 +166,7 @@ describe('GET /openapi/json', () => {
         const response = responses[String(status)];
         expect({ key, code, status, documented: documentedCodes(response).includes(code) }).toEqual({ key, code, status, documented: true });
         expect(response.content['application/json'].schema.allOf[0]).toEqual({ $ref: '#/components/schemas/ErrorBody' });
-        const examples: any[] = response.content['application/json'].schema.examples;
+        const examples: { error: { code: string } }[] = response.content['application/json'].schema.examples;
         expect({ key, code, example: examples.some((example) => example.error.code === code) }).toEqual({ key, code, example: true });
       }
     }
