@@ -72,7 +72,8 @@ export function createApp(deps: AppDeps) {
         let appError: AppError;
         if (error instanceof AppError) appError = error;
         else if (cause instanceof AppError) appError = cause;
-        else if (code === 'VALIDATION') appError = errors.validation(fieldProblems(error.all as ValidationIssue[], error.type));
+        // A response that breaks its own schema is the server's fault: logged below, answered 500.
+        else if (code === 'VALIDATION' && error.type !== 'response') appError = errors.validation(fieldProblems(error.all as ValidationIssue[], error.type));
         else if (code === 'PARSE') appError = errors.badRequest('Malformed request body: expected valid JSON');
         else if (code === 'NOT_FOUND') appError = errors.notFound(`No route for ${request.method} ${new URL(request.url).pathname}`);
         else if (isDatabaseUnreachable(error)) appError = errors.databaseUnavailable();

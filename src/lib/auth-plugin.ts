@@ -8,7 +8,8 @@ import { bearerToken, type Tokens, type TokenUser, type VerifiedToken } from './
  *
  * The token is checked in `transform`, before body/query validation, so a caller without a
  * valid token gets 401 rather than a 400 describing the route's input rules; `resolve` then
- * reuses that verdict to hand the user to the handler.
+ * reuses that verdict to hand the user to the handler. Each also states the route's security in
+ * its OpenAPI operation, so the document says what this plugin enforces.
  */
 export function authPlugin(tokens: Tokens) {
   const verdicts = new WeakMap<Request, Promise<VerifiedToken | null>>();
@@ -23,6 +24,7 @@ export function authPlugin(tokens: Tokens) {
 
   return new Elysia({ name: 'seatwatch/auth' }).macro({
     auth: {
+      detail: { security: [{ bearerAuth: [] }] },
       async transform({ request }) {
         if (!(await verify(request))) throw errors.unauthorized();
       },
@@ -33,6 +35,8 @@ export function authPlugin(tokens: Tokens) {
       },
     },
     optionalAuth: {
+      // An empty requirement: no token is fine too.
+      detail: { security: [{}, { bearerAuth: [] }] },
       async transform({ request }) {
         if (request.headers.get('authorization') && !(await verify(request))) throw errors.unauthorized();
       },

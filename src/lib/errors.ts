@@ -19,6 +19,29 @@ export type ErrorCode =
   | 'database_unavailable'
   | 'internal_error';
 
+/** The HTTP status each code is answered with. */
+export const errorStatus = {
+  validation_error: 400,
+  bad_request: 400,
+  unauthorized: 401,
+  invalid_credentials: 401,
+  forbidden: 403,
+  not_found: 404,
+  event_not_found: 404,
+  booking_not_found: 404,
+  email_taken: 409,
+  sold_out: 409,
+  already_cancelled: 409,
+  capacity_below_booked: 409,
+  idempotency_conflict: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+  database_unavailable: 503,
+  internal_error: 500,
+} as const satisfies Record<ErrorCode, number>;
+
+export type ErrorStatus = (typeof errorStatus)[ErrorCode];
+
 export interface FieldProblem {
   field: string;
   message: string;
@@ -29,8 +52,9 @@ export interface ErrorBody {
 }
 
 export class AppError extends Error {
+  readonly status: ErrorStatus;
+
   constructor(
-    readonly status: number,
     readonly code: ErrorCode,
     message: string,
     /** Extra fields merged into the error object, e.g. availableSeats or details. */
@@ -38,6 +62,7 @@ export class AppError extends Error {
   ) {
     super(message);
     this.name = 'AppError';
+    this.status = errorStatus[code];
   }
 
   toBody(): ErrorBody {
@@ -47,33 +72,33 @@ export class AppError extends Error {
 
 export const errors = {
   validation: (details: FieldProblem[]) =>
-    new AppError(400, 'validation_error', details.map((d) => `${d.field}: ${d.message}`).join('; ') || 'Invalid request', { details }),
-  badRequest: (message: string) => new AppError(400, 'bad_request', message),
-  unauthorized: (message = 'Missing or invalid token') => new AppError(401, 'unauthorized', message),
+    new AppError('validation_error', details.map((d) => `${d.field}: ${d.message}`).join('; ') || 'Invalid request', { details }),
+  badRequest: (message: string) => new AppError('bad_request', message),
+  unauthorized: (message = 'Missing or invalid token') => new AppError('unauthorized', message),
   /** A validly signed token whose user is not in this database (e.g. after the data was reset). */
-  accountGone: () => new AppError(401, 'unauthorized', 'The account for this token no longer exists'),
-  invalidCredentials: () => new AppError(401, 'invalid_credentials', 'Invalid email or password'),
-  forbidden: (message = 'Only the organizer may do this') => new AppError(403, 'forbidden', message),
-  notFound: (message = 'Route not found') => new AppError(404, 'not_found', message),
-  eventNotFound: (eventId: number | string) => new AppError(404, 'event_not_found', `Event ${eventId} not found`),
-  bookingNotFound: (bookingId: number | string) => new AppError(404, 'booking_not_found', `Booking ${bookingId} not found`),
-  emailTaken: () => new AppError(409, 'email_taken', 'An account with this email already exists'),
+  accountGone: () => new AppError('unauthorized', 'The account for this token no longer exists'),
+  invalidCredentials: () => new AppError('invalid_credentials', 'Invalid email or password'),
+  forbidden: (message = 'Only the organizer may do this') => new AppError('forbidden', message),
+  notFound: (message = 'Route not found') => new AppError('not_found', message),
+  eventNotFound: (eventId: number | string) => new AppError('event_not_found', `Event ${eventId} not found`),
+  bookingNotFound: (bookingId: number | string) => new AppError('booking_not_found', `Booking ${bookingId} not found`),
+  emailTaken: () => new AppError('email_taken', 'An account with this email already exists'),
   soldOut: (availableSeats: number) =>
-    new AppError(409, 'sold_out', availableSeats === 0 ? 'Sold out' : `Only ${availableSeats} seat${availableSeats === 1 ? '' : 's'} left`, {
+    new AppError('sold_out', availableSeats === 0 ? 'Sold out' : `Only ${availableSeats} seat${availableSeats === 1 ? '' : 's'} left`, {
       availableSeats,
     }),
-  alreadyCancelled: (bookingId: number) => new AppError(409, 'already_cancelled', `Booking ${bookingId} is already cancelled`),
+  alreadyCancelled: (bookingId: number) => new AppError('already_cancelled', `Booking ${bookingId} is already cancelled`),
   capacityBelowBooked: (bookedSeats: number) =>
-    new AppError(409, 'capacity_below_booked', `Capacity cannot go below the ${bookedSeats} seats already booked`, { bookedSeats }),
+    new AppError('capacity_below_booked', `Capacity cannot go below the ${bookedSeats} seats already booked`, { bookedSeats }),
   idempotencyConflict: () =>
-    new AppError(409, 'idempotency_conflict', 'This Idempotency-Key was already used with a different request'),
-  payloadTooLarge: () => new AppError(413, 'payload_too_large', 'Request body too large'),
+    new AppError('idempotency_conflict', 'This Idempotency-Key was already used with a different request'),
+  payloadTooLarge: () => new AppError('payload_too_large', 'Request body too large'),
   /**
    * The database could not be reached. A change sent meanwhile may or may not have been made (the
    * connection can drop after the commit and before the answer): repeat it with the same
    * Idempotency-Key, or look before repeating.
    */
   databaseUnavailable: () =>
-    new AppError(503, 'database_unavailable', 'The database is unavailable; try again shortly'),
-  internal: () => new AppError(500, 'internal_error', 'Internal server error'),
+    new AppError('database_unavailable', 'The database is unavailable; try again shortly'),
+  internal: () => new AppError('internal_error', 'Internal server error'),
 };

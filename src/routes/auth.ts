@@ -2,7 +2,7 @@ import { Elysia } from 'elysia';
 import type { AppDeps } from '../app-deps';
 import { authPlugin } from '../lib/auth-plugin';
 import { authenticate, getUser, registerUser } from '../services/auth';
-import { loginBody, registerBody } from './schemas';
+import { authResult, bodyErrors, errorAnswers, loginBody, registerBody, userResult } from './schemas';
 
 export function authRoutes({ database, tokens }: AppDeps) {
   return new Elysia({ prefix: '/api/auth', tags: ['Auth'] })
@@ -13,7 +13,12 @@ export function authRoutes({ database, tokens }: AppDeps) {
         const user = await registerUser(database.db, body);
         return status(201, { token: await tokens.sign(user), user });
       },
-      { body: registerBody, detail: { summary: 'Create an account and get a token' } },
+      {
+        body: registerBody,
+        parse: 'json',
+        response: { 201: authResult.describe('Account created; signed in'), ...errorAnswers(...bodyErrors, 'email_taken', 'database_unavailable') },
+        detail: { summary: 'Create an account and get a token', security: [] },
+      },
     )
     .post(
       '/login',
@@ -21,10 +26,16 @@ export function authRoutes({ database, tokens }: AppDeps) {
         const user = await authenticate(database.db, body.email, body.password);
         return { token: await tokens.sign(user), user };
       },
-      { body: loginBody, detail: { summary: 'Exchange email and password for a token' } },
+      {
+        body: loginBody,
+        parse: 'json',
+        response: { 200: authResult.describe('Signed in'), ...errorAnswers(...bodyErrors, 'invalid_credentials', 'database_unavailable') },
+        detail: { summary: 'Exchange email and password for a token', security: [] },
+      },
     )
     .get('/me', async ({ user }) => ({ user: await getUser(database.db, user.id) }), {
       auth: true,
-      detail: { summary: 'The signed-in user', security: [{ bearerAuth: [] }] },
+      response: { 200: userResult.describe('The token’s user'), ...errorAnswers('unauthorized', 'database_unavailable') },
+      detail: { summary: 'The signed-in user' },
     });
 }

@@ -3,7 +3,7 @@ import type { AppDeps } from '../app-deps';
 import { AppError } from '../lib/errors';
 import { authPlugin } from '../lib/auth-plugin';
 import { bookSeats, cancelBooking, getBooking, listBookings } from '../services/booking';
-import { createBookingBody, idempotencyHeaders, idParams } from './schemas';
+import { bodyErrors, bookingList, bookingResult, createBookingBody, errorAnswers, idempotencyHeaders, idParams, seatsResult } from './schemas';
 
 export function bookingRoutes({ database, tokens, seatFeed, metrics }: AppDeps) {
   return new Elysia({ prefix: '/api/bookings', tags: ['Bookings'] })
@@ -28,18 +28,26 @@ export function bookingRoutes({ database, tokens, seatFeed, metrics }: AppDeps) 
       {
         auth: true,
         body: createBookingBody,
+        parse: 'json',
         headers: idempotencyHeaders,
-        detail: { summary: 'Book seats; never oversells', security: [{ bearerAuth: [] }] },
+        response: {
+          201: seatsResult.describe('Booked'),
+          200: seatsResult.describe('A repeat of an earlier request with the same Idempotency-Key: the original answer; nothing booked'),
+          ...errorAnswers(...bodyErrors, 'unauthorized', 'event_not_found', 'sold_out', 'idempotency_conflict', 'database_unavailable'),
+        },
+        detail: { summary: 'Book seats; never oversells' },
       },
     )
     .get('', async ({ user }) => ({ bookings: await listBookings(database.db, user.id) }), {
       auth: true,
-      detail: { summary: "The caller's bookings, newest first", security: [{ bearerAuth: [] }] },
+      response: { 200: bookingList.describe('The caller’s bookings, newest first'), ...errorAnswers('unauthorized', 'database_unavailable') },
+      detail: { summary: "The caller's bookings, newest first" },
     })
     .get('/:id', async ({ user, params }) => ({ booking: await getBooking(database.db, user.id, params.id) }), {
       auth: true,
       params: idParams,
-      detail: { summary: "One of the caller's bookings", security: [{ bearerAuth: [] }] },
+      response: { 200: bookingResult.describe('The booking'), ...errorAnswers('validation_error', 'unauthorized', 'booking_not_found', 'database_unavailable') },
+      detail: { summary: "One of the caller's bookings" },
     })
     .delete(
       '/:id',
@@ -51,7 +59,11 @@ export function bookingRoutes({ database, tokens, seatFeed, metrics }: AppDeps) 
       {
         auth: true,
         params: idParams,
-        detail: { summary: "Cancel one of the caller's bookings", security: [{ bearerAuth: [] }] },
+        response: {
+          200: seatsResult.describe('Cancelled; the seats are free again'),
+          ...errorAnswers('validation_error', 'unauthorized', 'booking_not_found', 'already_cancelled', 'database_unavailable'),
+        },
+        detail: { summary: "Cancel one of the caller's bookings" },
       },
     );
 }

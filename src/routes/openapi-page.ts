@@ -1,5 +1,3 @@
-import type { OpenApiDocument } from './openapi-document';
-
 /**
  * The browsable API page, rendered on the server from the OpenAPI document. Self-contained (no
  * CDN scripts or styles) so it works offline and behind firewalls; the JSON document at
@@ -13,6 +11,14 @@ const escapeHtml = (text: string) =>
 const inline = (text: string) => escapeHtml(text).replace(/`([^`]+)`/g, '<code>$1</code>');
 
 const json = (value: unknown) => `<pre>${escapeHtml(JSON.stringify(value, null, 2))}</pre>`;
+
+/** What the page reads of the OpenAPI document. */
+export interface PageDocument {
+  openapi: string;
+  info: { title: string; version: string; description: string };
+  tags: { name: string; description: string }[];
+  paths: Record<string, Record<string, unknown>>;
+}
 
 interface PageOperation {
   summary?: string;
@@ -64,7 +70,7 @@ ${body ? `<h4>Request body <small>application/json</small></h4>${json(body)}` : 
 </details>`;
 }
 
-export function renderOpenApiPage(document: OpenApiDocument, specPath: string): string {
+export function renderOpenApiPage(document: PageDocument, specPath: string): string {
   const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
     Object.entries(methods).map(([method, operation]) => ({ method, path, operation: operation as PageOperation })),
   );

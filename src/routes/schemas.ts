@@ -1,10 +1,17 @@
 import { z } from 'zod';
+import { AppError, errors, errorStatus, type ErrorBody, type ErrorCode, type ErrorStatus } from '../lib/errors';
 import { isStorableInstant, isStorableText, MAX_ROW_ID, STORABLE_INSTANT_RULE, STORABLE_TEXT_RULE } from '../lib/storable';
+import type { PublicUser } from '../services/auth';
+import type { PublicBooking } from '../services/booking';
+import type { PublicEvent } from '../services/event';
 
 /**
- * Request schemas shared by validation and the OpenAPI document. Every string that reaches the
- * database is `storableText`, every time `storableInstant` and every id `rowId`, so what passes
- * here PostgreSQL also accepts (src/lib/storable.ts).
+ * The REST contract: what each route accepts and answers. Routes validate with these, the
+ * OpenAPI document is generated from them, and Eden types the page's calls from them.
+ *
+ * Requests: every string that reaches the database is `storableText`, every time
+ * `storableInstant` and every id `rowId`, so what passes here PostgreSQL also accepts
+ * (src/lib/storable.ts).
  */
 
 const storableText = () => z.string().refine(isStorableText, STORABLE_TEXT_RULE);
@@ -69,3 +76,117 @@ export const createBookingBody = z.object({
 export const idempotencyHeaders = z.looseObject({
   'idempotency-key': z.string().min(1).max(255).optional(),
 });
+
+// Responses. An `id` makes a schema one named component of the OpenAPI document; `satisfies`
+// keeps each in step with the type its service returns (a field missing here would be stripped).
+
+const dateTime = () => z.string().meta({ format: 'date-time' });
+
+export const user = z
+  .object({ id: z.number().int(), email: z.string(), name: z.string().nullable() })
+  .meta({ id: 'User' }) satisfies z.ZodType<PublicUser>;
+
+export const event = z
+  .object({
+    id: z.number().int(),
+    name: z.string(),
+    description: z.string(),
+    venue: z.string(),
+    startsAt: dateTime(),
+    capacity: z.number().int(),
+    availableSeats: z.number().int().meta({ description: 'Never below 0, never above capacity' }),
+    status: z.enum(['draft', 'published']),
+    organizerId: z.number().int(),
+    version: z.number().int().meta({ description: 'Bumped by one with every seat change; orders the WebSocket feed' }),
+  })
+  .meta({ id: 'Event' }) satisfies z.ZodType<PublicEvent>;
+
+export const booking = z
+  .object({
+    id: z.number().int(),
+    eventId: z.number().int(),
+    userId: z.number().int(),
+    quantity: z.number().int(),
+    status: z.enum(['confirmed', 'cancelled']),
+    createdAt: dateTime(),
+    cancelledAt: dateTime().nullable(),
+  })
+  .meta({ id: 'Booking' }) satisfies z.ZodType<PublicBooking>;
+
+export const authResult = z.object({
+  token: z.string().meta({ description: 'JWT for `Authorization: Bearer …` and `?token=` on WebSockets' }),
+  user,
+});
+
+export const userResult = z.object({ user });
+export const eventResult = z.object({ event });
+export const eventList = z.object({ events: z.array(event) });
+export const bookingResult = z.object({ booking });
+export const bookingList = z.object({ bookings: z.array(booking) });
+export const seatsResult = z.object({ booking, availableSeats: z.number().int() });
+export const health = (status: 'ok' | 'unavailable') => z.object({ status: z.literal(status) });
+
+const errorBody = z
+  .object({
+    // Open: an error may carry fields of its own (availableSeats, bookedSeats, details).
+    error: z.looseObject({
+      code: z.string().meta({ description: 'Machine-readable; one of the codes listed on each response' }),
+      message: z.string().meta({ description: 'For people; wording may change' }),
+      details: z
+        .array(z.object({ field: z.string(), message: z.string() }))
+        .optional()
+        .meta({ description: 'validation_error only: one entry per field problem' }),
+      availableSeats: z.number().int().optional().meta({ description: 'sold_out only: seats left' }),
+      bookedSeats: z.number().int().optional().meta({ description: 'capacity_below_booked only: seats already booked' }),
+    }),
+  })
+  .meta({ id: 'ErrorBody' });
+
+/** One real body per code, made by the factories the services throw with. */
+const errorExamples: Record<ErrorCode, AppError> = {
+  validation_error: errors.validation([{ field: 'quantity', message: 'Too big: expected number to be <=10' }]),
+  bad_request: errors.badRequest('Malformed request body: expected valid JSON'),
+  unauthorized: errors.unauthorized(),
+  invalid_credentials: errors.invalidCredentials(),
+  forbidden: errors.forbidden(),
+  not_found: errors.notFound('No route for GET /api/nothing'),
+  event_not_found: errors.eventNotFound(42),
+  booking_not_found: errors.bookingNotFound(7),
+  email_taken: errors.emailTaken(),
+  sold_out: errors.soldOut(2),
+  already_cancelled: errors.alreadyCancelled(7),
+  capacity_below_booked: errors.capacityBelowBooked(12),
+  idempotency_conflict: errors.idempotencyConflict(),
+  payload_too_large: errors.payloadTooLarge(),
+  rate_limited: new AppError('rate_limited', 'Too many requests'),
+  database_unavailable: errors.databaseUnavailable(),
+  internal_error: errors.internal(),
+};
+
+const alwaysAnswered = ['payload_too_large', 'internal_error'] as const;
+type AlwaysAnswered = (typeof alwaysAnswered)[number];
+
+/** The codes a JSON body brings with it (besides payload_too_large, which any request may get). */
+export const bodyErrors = ['bad_request', 'validation_error'] as const satisfies ErrorCode[];
+
+/**
+ * A route's error answers, by status: the error body with `code` narrowed to the route's codes at
+ * that status, an example of each. Any request may be refused as too large before routing
+ * (createApp) or fail unexpectedly, so payload_too_large and internal_error are always there.
+ */
+export function errorAnswers<const Codes extends ErrorCode[]>(...codes: Codes) {
+  const byStatus = new Map<ErrorStatus, ErrorCode[]>();
+  for (const code of new Set<ErrorCode>([...codes, ...alwaysAnswered])) {
+    const status = errorStatus[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const answers: Partial<Record<ErrorStatus, z.ZodType<ErrorBody>>> = {};
+  for (const [status, statusCodes] of byStatus) {
+    answers[status] = z.intersection(errorBody, z.object({ error: z.object({ code: z.enum(statusCodes) }) })).meta({
+      description: statusCodes.map((code) => `\`${code}\``).join(', '),
+      examples: statusCodes.map((code) => errorExamples[code].toBody()),
+    });
+  }
+  // Exactly the statuses of these codes, as the loop above filled them in.
+  return answers as { [Status in (typeof errorStatus)[Codes[number] | AlwaysAnswered]]: z.ZodType<ErrorBody> };
+}

@@ -1,4 +1,7 @@
-/** The REST API (SPEC §2) as the page uses it: JSON in and out, the session's bearer token. */
+/** The REST API (SPEC §2) as the page uses it: Eden Treaty, typed from the app's own routes. */
+import { treaty } from '@elysiajs/eden';
+import type { App } from '../app';
+import type { WS_LIMITS } from '../protocol';
 import type { PublicUser } from '../services/auth';
 import type { PublicBooking } from '../services/booking';
 import type { PublicEvent } from '../services/event';
@@ -18,48 +21,54 @@ export class ApiError extends Error {
   }
 }
 
-type Method = 'GET' | 'POST' | 'DELETE';
-
 /** crypto.randomUUID exists only in secure contexts; the page may be opened over plain http on a LAN. */
 function idempotencyKey(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
-export function createApi(currentToken: () => string | null) {
-  async function request<T>(method: Method, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-    const token = currentToken();
-    const init: RequestInit = { method, headers: { accept: 'application/json', ...headers } };
-    const requestHeaders = init.headers as Record<string, string>;
-    if (token) requestHeaders.authorization = `Bearer ${token}`;
-    if (body !== undefined) {
-      requestHeaders['content-type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    let response: Response;
-    try {
-      response = await fetch(path, init);
-    } catch {
-      throw new ApiError(0, 'network_error', 'The server cannot be reached right now. Try again in a moment.');
-    }
-    const payload: unknown = await response.json().catch(() => null);
-    if (!response.ok) {
-      const error = (payload as { error?: { code?: string; message?: string } & Record<string, unknown> } | null)?.error;
-      throw new ApiError(response.status, error?.code ?? 'http_error', error?.message ?? `Request failed (${response.status})`, error ?? {});
-    }
-    return payload as T;
+/**
+ * The page watches every event it lists on one socket, so it lists no more than a socket may
+ * watch. (Eden types a query as the route's schema outputs it, defaults applied: both are sent.)
+ */
+const eventsPage = { limit: 100, offset: 0 } as const satisfies { limit: (typeof WS_LIMITS)['maxSubscriptions']; offset: number };
+
+type Answer<Data> = { data: Data; error: null } | { data: null; error: { status: unknown; value: unknown }; status: number };
+
+/** Eden's answer as the data, or the error body thrown as an ApiError. */
+async function dataOf<Data>(request: () => Promise<Answer<Data>>): Promise<Data> {
+  let answer: Answer<Data>;
+  try {
+    answer = await request();
+  } catch {
+    throw new ApiError(0, 'network_error', 'The server cannot be reached right now. Try again in a moment.');
   }
+  if (answer.error === null) return answer.data;
+  const error = (answer.error.value as { error?: { code?: unknown; message?: unknown } & Record<string, unknown> } | null)?.error;
+  const message = typeof error?.message === 'string' ? error.message : `Request failed (${answer.status})`;
+  throw new ApiError(answer.status, typeof error?.code === 'string' ? error.code : 'http_error', message, error ?? {});
+}
+
+export function createApi(currentToken: () => string | null) {
+  const { api } = treaty<App>(location.origin, {
+    // Times stay ISO strings, as the API sends them.
+    parseDate: false,
+    headers: () => {
+      const token = currentToken();
+      return token ? { authorization: `Bearer ${token}` } : undefined;
+    },
+  });
 
   return {
-    login: (email: string, password: string) => request<{ token: string; user: PublicUser }>('POST', '/api/auth/login', { email, password }),
-    register: (email: string, password: string) => request<{ token: string; user: PublicUser }>('POST', '/api/auth/register', { email, password }),
-    me: () => request<{ user: PublicUser }>('GET', '/api/auth/me'),
-    events: () => request<{ events: PublicEvent[] }>('GET', '/api/events'),
-    bookings: () => request<{ bookings: PublicBooking[] }>('GET', '/api/bookings'),
+    login: (email: string, password: string) => dataOf(() => api.auth.login.post({ email, password })),
+    register: (email: string, password: string) => dataOf(() => api.auth.register.post({ email, password })),
+    me: () => dataOf(() => api.auth.me.get()),
+    events: () => dataOf(() => api.events.get({ query: eventsPage })),
+    bookings: () => dataOf(() => api.bookings.get()),
     // A fresh key per click: a retried request can never book twice.
     book: (eventId: number, quantity: number) =>
-      request<{ booking: PublicBooking; availableSeats: number }>('POST', '/api/bookings', { eventId, quantity }, { 'idempotency-key': idempotencyKey() }),
-    cancel: (bookingId: number) => request<{ booking: PublicBooking; availableSeats: number }>('DELETE', `/api/bookings/${bookingId}`),
+      dataOf(() => api.bookings.post({ eventId, quantity }, { headers: { 'idempotency-key': idempotencyKey() } })),
+    cancel: (bookingId: number) => dataOf(() => api.bookings({ id: bookingId }).delete()),
   };
 }
 
