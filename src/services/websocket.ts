@@ -11,15 +11,17 @@ import { describeError } from '../lib/error-description';
 import type { Logger } from '../lib/logger';
 import { isRowId } from '../lib/storable';
 import type { TokenUser } from '../lib/tokens';
-import { createFanOutSlices, sliceCountFor, sliceOf, type FanOutSlices } from './fan-out-slices';
+import { createFanOutSlices, sliceCountFor, sliceOf, sliceTopic, type FanOutSlices, type Publisher } from './fan-out-slices';
 import type { ViewableSeatState } from './event';
 import type { EventHidden, FeedChange } from './seat-feed';
 
 /**
- * The WebSocket manager: the only holder of sockets. It keeps who is connected (`clients`),
- * who watches what (`subscribersByEvent`), and the last seat state sent per event, and fans
- * seat changes out through Bun's native pub/sub (a few topics per event, fan-out-slices.ts).
+ * The WebSocket manager: the only holder of sockets. It keeps who is connected (`clients`) and
+ * who watches what (`subscribersByEvent`), and hands each committed seat change from the feed to
+ * the event's fan-out (fan-out-slices.ts), which writes it with Bun's native pub/sub.
  */
+
+export type { Publisher };
 
 /** The part of Bun's ServerWebSocket the manager uses; tests and benchmarks can read it plainly. */
 export interface ManagedSocket {
@@ -27,10 +29,6 @@ export interface ManagedSocket {
   close(code?: number, reason?: string): void;
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
-}
-
-export interface Publisher {
-  publish(topic: string, data: string): number;
 }
 
 export interface ClientState {
@@ -90,10 +88,6 @@ interface EventFeedState {
   /** Moves to draft heard while tracked: a read that began before one is taken again (withSeatState). */
   hidings: number;
 }
-
-export const EVENT_TOPIC_PREFIX = 'event:';
-/** One of the event's topics: its watchers are spread over a few (fan-out-slices.ts). */
-export const sliceTopic = (eventId: number, slice: number) => `${EVENT_TOPIC_PREFIX}${eventId}/${slice}`;
 
 const CLIENT_ID_SUFFIX_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -230,17 +224,20 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     return client.queue;
   }
 
+  /** Attached when the server starts listening, so before any socket can watch an event. */
+  function attachedPublisher(): Publisher {
+    if (!publisher) throw new Error('no publisher: attachPublisher() comes before the first socket');
+    return publisher;
+  }
+
   function feedStateOf(eventId: number): EventFeedState {
     let state = feedByEvent.get(eventId);
     if (!state) {
       state = {
         slices: createFanOutSlices({
-          topicOf: (slice) => sliceTopic(eventId, slice),
-          publish(topic, data, subscribers) {
-            if (!publisher) return;
-            publisher.publish(topic, data);
-            metrics?.messagesSent(subscribers);
-          },
+          eventId,
+          publisher: attachedPublisher(),
+          messagesSent: metrics?.messagesSent,
           coalesceMs,
           sliceCount,
         }),

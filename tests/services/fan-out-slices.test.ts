@@ -1,7 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { createFanOutSlices, sliceCountFor, sliceOf } from '../../src/services/fan-out-slices';
 import type { SeatChange } from '../../src/services/seat-feed';
-import { sliceTopic } from '../../src/services/websocket';
 
 /** The slices of one event against a recording publisher (Bun's `server.publish` is what is stood in for). */
 
@@ -16,9 +15,12 @@ function recorded(options: { coalesceMs: number; socketsPerTurn?: number; subscr
   const published: { slice: number; version: number; at: number }[] = [];
   const count = sliceCountFor(options.coalesceMs, true);
   const slices = createFanOutSlices({
-    topicOf: (slice) => sliceTopic(7, slice),
-    publish(topic, data) {
-      published.push({ slice: Number(topic.split('/')[1]), version: JSON.parse(data).version, at: performance.now() });
+    eventId: 7,
+    publisher: {
+      publish(topic, data) {
+        published.push({ slice: Number(topic.split('/')[1]), version: JSON.parse(data).version, at: performance.now() });
+        return 1;
+      },
     },
     coalesceMs: options.coalesceMs,
     sliceCount: count,
