@@ -18,7 +18,7 @@ export interface RunningServer {
   app: App;
   database: DatabaseHandle;
   websocket: WebSocketManager;
-  /** Where committed seat changes arrive; tests and tools may subscribe to it too. */
+  /** Where committed seat changes arrive (the WebSocket manager subscribes; others may too). */
   seatFeed: SeatFeed;
   port: number;
   url: string;

@@ -64,7 +64,7 @@ interface FanOutSlicesOptions {
   eventId: number;
   publisher: Publisher;
   /** Counts the messages written, one per watcher (`seatwatch_ws_messages_sent_total`). */
-  messagesSent?(count: number): void;
+  metrics?: { messagesSent(count: number): void };
   /** 0: every change to every slice in the same turn. */
   coalesceMs: number;
   sliceCount: number;
@@ -74,7 +74,7 @@ interface FanOutSlicesOptions {
 export type FanOutSlices = ReturnType<typeof createFanOutSlices>;
 
 export function createFanOutSlices(options: FanOutSlicesOptions) {
-  const { eventId, publisher, messagesSent, coalesceMs, sliceCount } = options;
+  const { eventId, publisher, metrics, coalesceMs, sliceCount } = options;
   const socketsPerTurn = coalesceMs > 0 ? (options.socketsPerTurn ?? SOCKETS_PER_TURN) : Infinity;
   const slices: Slice[] = Array.from({ length: sliceCount }, () => ({ subscribers: 0, sent: null, sentAt: -Infinity }));
   const topics = slices.map((_, index) => sliceTopic(eventId, index));
@@ -98,7 +98,7 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
     slice.sentAt = at;
     latestMessage ??= JSON.stringify({ type: latestKind, ...state });
     publisher.publish(topics[index]!, latestMessage);
-    messagesSent?.(slice.subscribers);
+    metrics?.messagesSent(slice.subscribers);
   }
 
   function schedule(inMs: number): void {

@@ -237,7 +237,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
         slices: createFanOutSlices({
           eventId,
           publisher: attachedPublisher(),
-          messagesSent: metrics?.messagesSent,
+          metrics,
           coalesceMs,
           sliceCount,
         }),
