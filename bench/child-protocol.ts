@@ -60,17 +60,16 @@ export function residentMB(collectFirst = false): number {
 
 /**
  * The peak RSS of a server child, sampled every 50 ms, and the `rss` / `reset-peak` commands
- * that read it (`rss` with `gc: true` collects first, in `collectElsewhere` too: another thread's heap).
+ * that read it (`rss` with `gc: true` collects this thread's heap first).
  */
-export function trackPeakRss(collectElsewhere: () => Promise<void> = async () => {}): { commands: Record<'rss' | 'reset-peak', CommandHandler>; stop(): void } {
+export function trackPeakRss(): { commands: Record<'rss' | 'reset-peak', CommandHandler>; stop(): void } {
   let peakRssMB = residentMB();
   const sampler = setInterval(() => {
     peakRssMB = Math.max(peakRssMB, residentMB());
   }, 50);
   return {
     commands: {
-      rss: async (args: { gc?: boolean } = {}) => {
-        if (args.gc) await collectElsewhere();
+      rss: (args: { gc?: boolean } = {}) => {
         const rssMB = residentMB(args.gc);
         peakRssMB = Math.max(peakRssMB, rssMB);
         return { rssMB, peakRssMB };

@@ -3,23 +3,23 @@
  * version's lag into the wait before its message went out (commit → publish) and the fan-out
  * of that message to every watcher (publish → receipt).
  */
-import { EVENT_TOPIC_PREFIX, type Publisher } from '../src/services/websocket';
+import type { Publisher } from './publish-turns';
 
-const VERSION_FIELD = /"version":(\d+)/;
+/** A seat message: the only kind published to an event's topics that carries both. */
+const SEAT_FIELDS = /"eventId":(\d+).*"version":(\d+)/;
 
 /** Wraps `server.publish`; returns a reader of `[atMs, version]` pairs for one event, in publish order. */
 export function recordPublishes(server: Publisher, clock: () => number): (eventId: number) => [number, number][] {
   const byEvent = new Map<number, [number, number][]>();
   const publish = server.publish.bind(server);
   server.publish = (topic, data) => {
-    const version = topic.startsWith(EVENT_TOPIC_PREFIX) ? VERSION_FIELD.exec(data)?.[1] : undefined;
-    if (version !== undefined) {
-      // `event:<id>/<slice>`: one event's messages go to several topics.
-      const eventId = parseInt(topic.slice(EVENT_TOPIC_PREFIX.length), 10);
+    const fields = SEAT_FIELDS.exec(data);
+    if (fields) {
+      const [eventId, version] = [Number(fields[1]), Number(fields[2])];
       let published = byEvent.get(eventId);
       if (!published) byEvent.set(eventId, (published = []));
-      // A message goes to each of the event's slice topics, possibly over several turns: its first publish counts.
-      if (published.at(-1)?.[1] !== Number(version)) published.push([clock(), Number(version)]);
+      // A message goes to each of the event's topics, possibly over several turns: its first publish counts.
+      if (published.at(-1)?.[1] !== version) published.push([clock(), version]);
     }
     return publish(topic, data);
   };

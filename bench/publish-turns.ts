@@ -4,7 +4,10 @@
  * messages per publishing turn decide how many socket writes a delivery costs — the figure that
  * tells a batched burst from one message per write.
  */
-import type { Publisher } from '../src/services/websocket';
+/** The part of Bun's server that is counted: `server.publish`. */
+export interface Publisher {
+  publish(topic: string, data: string): number;
+}
 
 export interface PublishTurns {
   publishes: number;

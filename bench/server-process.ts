@@ -8,7 +8,6 @@ import { loadConfig } from '../src/config';
 import { bookings, events } from '../src/db/schema';
 import { createLogger } from '../src/lib/logger';
 import { startServer } from '../src/server';
-import type { FeedChange } from '../src/services/seat-feed';
 import { emitLine, serveCommands, trackPeakRss } from './child-protocol';
 import { benchClockMs } from './clock';
 import { COMMIT_CLOCK_INSTALL, commitClockRead, commitTimesOf } from './commit-clock';
@@ -25,24 +24,15 @@ const publishTurns = countPublishTurns(server.app.server!);
 let publishedTo: ((eventId: number) => [number, number][]) | null = null;
 
 /**
- * When each version of each event was committed. bookSeats calls `seatFeed.committed` right
- * after COMMIT returns, and the wrapper below records the time before handing the change on
- * (which may publish it at once), so it timestamps the commit itself; the feed subscription
- * (when a change reaches the WebSocket manager) is the fallback, and the earlier is kept.
+ * When this server heard of each version's commit: when the change left the seat feed for the
+ * WebSocket manager (selloff takes the earlier of that and the booker's HTTP response).
  */
 const heardTimes = createHeardTimes();
-const recordCommit = (change: FeedChange) => heardTimes.record(change.eventId, change.version);
-const feed = server.seatFeed;
-const handOver = feed.committed.bind(feed);
-feed.committed = (change) => {
-  recordCommit(change);
-  handOver(change);
-};
-feed.subscribe(recordCommit);
+server.seatFeed.subscribe((change) => heardTimes.record(change.eventId, change.version));
 
 emitLine({ ready: true, port: server.port });
 
-const peakRss = trackPeakRss(() => server.database.collectGarbage());
+const peakRss = trackPeakRss();
 
 const { db } = server.database;
 
@@ -51,7 +41,6 @@ await serveCommands(
     ...peakRss.commands,
     cpu: () => process.cpuUsage(),
     'publish-turns': publishTurns,
-    'feed-transport': () => ({ transport: feed.transport }),
     connections: () => ({ connections: server.websocket.clients.size }),
     commits: (args: { eventId: number }) => heardTimes.of(args.eventId),
     'record-publishes': () => {

@@ -8,7 +8,6 @@ import { isAddressInUse, PortInUseError } from './lib/port';
 import { createTokens } from './lib/tokens';
 import { websocketHandlers } from './routes/websocket';
 import { getViewableSeatStates } from './services/event';
-import { MAX_GROUPING_HOLD_MS } from './services/seat-change-grouping';
 import type { SeatFeed } from './services/seat-feed';
 import { createSeatFeed } from './services/seat-feed-transport';
 import { createKnownUsers, tokensOfExistingUsers } from './services/known-users';
@@ -19,7 +18,7 @@ export interface RunningServer {
   app: App;
   database: DatabaseHandle;
   websocket: WebSocketManager;
-  /** Where committed seat changes arrive; tests and tools may subscribe to it too. */
+  /** Where committed seat changes arrive (the WebSocket manager subscribes; others may too). */
   seatFeed: SeatFeed;
   port: number;
   url: string;
@@ -62,9 +61,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const seatFeed = await createSeatFeed(database, {
     logger,
-    // A coalescing window already sends one message per event per window; holding changes back
-    // to share a write only pays when every change is its own message.
-    maxGroupingHoldMs: config.fanoutCoalesceMs > 0 ? 0 : MAX_GROUPING_HOLD_MS,
     // A window may skip intermediate versions, so this process's own changes need not wait for
     // their notification: one that just misses a window's message waited a whole fan-out for it.
     deliverOwnCommitsAtOnce: config.fanoutCoalesceMs > 0,

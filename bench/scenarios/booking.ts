@@ -27,7 +27,6 @@ export const runBooking: Scenario = async (options, progress) => {
     const stopServer = teardown.add(server, (child) => child.stop());
     const organizer = await loginDemoUser(server.baseUrl);
     const tokens = await bookerTokens(server.baseUrl);
-    const feedTransport = await server.request<{ transport: string }>('feed-transport');
 
     progress(`booking: warm-up, then ${concurrency} clients sell ${seats} seats over HTTP`);
     const warmup = await createEvent(server.baseUrl, organizer, warmupSeatsFor(seats), 'Warm-up');
@@ -45,7 +44,8 @@ export const runBooking: Scenario = async (options, progress) => {
     await baselineChild.ready;
     const baseline = await baselineChild.request<{ confirmed: number; latenciesMs: number[]; elapsedMs: number; oversold: boolean }>(
       'run',
-      { databaseUrl: database.url, concurrency, seats, notify: feedTransport.transport === 'postgres', warmupSeats: warmupSeatsFor(seats) },
+      // Seatwatch's booking statement notifies (LISTEN/NOTIFY) on PostgreSQL only, so the baseline's does too.
+      { databaseUrl: database.url, concurrency, seats, notify: database.kind === 'postgres', warmupSeats: warmupSeatsFor(seats) },
       300_000,
     );
 

@@ -31,8 +31,6 @@ export interface DatabaseHandle {
   listen(channel: string, handler: NotificationHandler, options?: ListenOptions): Promise<() => Promise<void>>;
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
-  /** A full garbage collection wherever the database keeps a heap of its own (PGlite's thread), for memory readings. */
-  collectGarbage(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -86,7 +84,6 @@ async function openPglite(dataDir: string | undefined, logger: Logger | undefine
     async ping() {
       await client.query('select 1');
     },
-    collectGarbage: () => client.collectGarbage(),
     close: () => client.close().finally(releaseLock),
   };
 }
@@ -146,7 +143,6 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
         throw error;
       }
     },
-    async collectGarbage() {},
     async close() {
       if (closed) return;
       closed = true;

@@ -15,7 +15,6 @@ export type ToDatabase =
   | { type: 'end'; id: number; txId: number; commit: boolean }
   | { type: 'listen'; id: number; channel: string }
   | { type: 'unlisten'; id: number; channel: string }
-  | { type: 'collect-garbage'; id: number }
   | { type: 'close'; id: number };
 
 /** A database error, its fields copied (the SQLSTATE `code` among them) so the server can tell what went wrong. */

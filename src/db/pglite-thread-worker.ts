@@ -86,9 +86,6 @@ async function handle(message: Exclude<ToDatabase, { type: 'init' }>, database: 
       await stop?.();
       return undefined;
     }
-    case 'collect-garbage':
-      Bun.gc(true);
-      return undefined;
     case 'close':
       await database.close();
       return undefined;

@@ -123,11 +123,6 @@ export class PgliteThread implements Queryable {
       });
   }
 
-  /** A full collection of the thread's heap, which the server's own collections never reach. */
-  async collectGarbage(): Promise<void> {
-    await this.call({ type: 'collect-garbage' });
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -53,17 +53,12 @@ export async function bookSeats(db: Database, seatFeed: SeatFeed, request: Booki
     const replay = await findReplay(db, request);
     if (replay) return replay;
   }
-  const inFlight = seatFeed.changing(request.eventId);
   try {
     const booked = await bookOrRefuse(db, seatFeed, request);
     const change = changeOf(booked, 'booking_created');
-    const handedOn = inFlight.settle(change.version);
     seatFeed.committed(change);
-    // When the feed groups changes, the response leaves with its change (seat-change-grouping.ts).
-    await handedOn;
     return { booking: toPublicBooking(booked.booking), availableSeats: change.availableSeats, replayed: false };
   } catch (error) {
-    void inFlight.settle(null);
     const code = databaseErrorCode(error);
     // A concurrent request with the same key committed first: ours rolled back whole.
     if (request.idempotencyKey !== undefined && code === '23505') {

@@ -18,6 +18,15 @@ import type { SeatChange } from './seat-feed';
 
 const SLICES_UNDER_A_WINDOW = 8;
 
+/** Bun's server: writes to every socket subscribed to a topic, and counts them (so the manager records no second count). */
+export interface Publisher {
+  publish(topic: string, data: string): number;
+  subscriberCount(topic: string): number;
+}
+
+/** One of an event's topics; a watcher subscribes to the one of its slice. */
+export const sliceTopic = (eventId: number, slice: number) => `event:${eventId}/${slice}`;
+
 /**
  * One topic when slices cannot help: with the window at 0 every change goes to every watcher in
  * one turn anyway. On PGlite there is one topic too: while its statements ran in the server's own
@@ -52,10 +61,10 @@ interface Slice {
 }
 
 interface FanOutSlicesOptions {
-  topicOf(slice: number): string;
-  publish(topic: string, data: string, subscribers: number): void;
-  /** How many sockets the topic has now: Bun's own count, so the manager records no second one. */
-  subscribersIn(topic: string): number;
+  eventId: number;
+  publisher: Publisher;
+  /** Counts the messages written, one per watcher (`seatwatch_ws_messages_sent_total`). */
+  metrics?: { messagesSent(count: number): void };
   /** 0: every change to every slice in the same turn. */
   coalesceMs: number;
   sliceCount: number;
@@ -65,11 +74,11 @@ interface FanOutSlicesOptions {
 export type FanOutSlices = ReturnType<typeof createFanOutSlices>;
 
 export function createFanOutSlices(options: FanOutSlicesOptions) {
-  const { topicOf, publish, subscribersIn, coalesceMs, sliceCount } = options;
+  const { eventId, publisher, metrics, coalesceMs, sliceCount } = options;
   const socketsPerTurn = coalesceMs > 0 ? (options.socketsPerTurn ?? SOCKETS_PER_TURN) : Infinity;
   const slices: Slice[] = Array.from({ length: sliceCount }, () => ({ sent: null, sentAt: -Infinity }));
-  const topics = slices.map((_, index) => topicOf(index));
-  const subscribersOf = (index: number) => subscribersIn(topics[index]!);
+  const topics = slices.map((_, index) => sliceTopic(eventId, index));
+  const subscribersOf = (index: number) => publisher.subscriberCount(topics[index]!);
   /** The newest state handed out: to some slice already, or to all in the turns to come. Shared by the slices that hold it, never changed in place. */
   let latest: SeatStateFields | null = null;
   let latestKind: SeatMessageType = 'seat_update';
@@ -89,7 +98,8 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
     slice.sent = state;
     slice.sentAt = at;
     latestMessage ??= JSON.stringify({ type: latestKind, ...state });
-    publish(topics[index]!, latestMessage, subscribersOf(index));
+    publisher.publish(topics[index]!, latestMessage);
+    metrics?.messagesSent(subscribersOf(index));
   }
 
   function schedule(inMs: number): void {

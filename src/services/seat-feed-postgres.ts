@@ -2,8 +2,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import type { DatabaseHandle } from '../db/client';
 import { describeError } from '../lib/error-description';
 import type { Logger } from '../lib/logger';
-import { createSeatChangeGrouping } from './seat-change-grouping';
-import { createHandlerSet, type FeedChange, type FeedChangeSql, type SeatChange, type SeatFeed, type SeatFeedBaseOptions } from './seat-feed';
+import { createHandlerSet, type FeedChange, type FeedChangeSql, type SeatChange, type SeatFeed } from './seat-feed';
 
 export const SEAT_CHANNEL = 'seat_changes';
 
@@ -41,7 +40,7 @@ export function decodeSeatChange(payload: string): FeedChange | null {
   return { eventId, kind, availableSeats, capacity, version };
 }
 
-export interface PostgresSeatFeedOptions extends SeatFeedBaseOptions {
+export interface PostgresSeatFeedOptions {
   logger: Logger;
   /** Re-reads and republishes what local watchers hold; run after every reconnect. */
   onReconnect: () => Promise<void>;
@@ -68,7 +67,6 @@ const CATCH_UP_RETRY_MS = [250, 1000, 5000];
 export async function createPostgresSeatFeed(database: DatabaseHandle, options: PostgresSeatFeedOptions): Promise<SeatFeed> {
   const { logger, onReconnect } = options;
   const handlers = createHandlerSet(logger);
-  const grouping = createSeatChangeGrouping(handlers.emit, options.maxGroupingHoldMs ?? 0);
   let lostAt: number | null = null;
   let closed = false;
   // Bumped on every outage, so a catch-up retry from an earlier recovery stops when a newer one takes over.
@@ -87,7 +85,7 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
     }
     const hiddenAt = hidingsUnheard.get(change.eventId);
     if (hiddenAt !== undefined && change.version >= hiddenAt) hidingsUnheard.delete(change.eventId);
-    grouping.arrive(change);
+    handlers.emit(change);
   }
 
   async function catchUp(recovery: number): Promise<void> {
@@ -117,7 +115,6 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
       logger.info('seat feed: LISTEN connection recovered; catching up', { channel: SEAT_CHANNEL, outageMs: Date.now() - lostAt });
       lostAt = null;
       // Notifications sent while the connection was down never come; the catch-up read covers them.
-      grouping.forgetAwaited();
       hidingsUnheard.clear();
       // Only now: a change committed after this read arrives as a notification, one before it is in the read.
       void catchUp(recoveries);
@@ -125,7 +122,6 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
   });
 
   return {
-    transport: 'postgres',
     // Queued by the statement that makes the change, so it is delivered only if that commits.
     recordInStatement: notifySeatChange,
     // The notification comes back through this process's own LISTEN once committed; with
@@ -135,14 +131,12 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
     committed(change) {
       if (!options.deliverOwnCommitsAtOnce) return;
       if (change.kind === 'event_hidden') hidingsUnheard.set(change.eventId, change.version);
-      else if (!hidingsUnheard.has(change.eventId)) grouping.arrive(change);
+      else if (!hidingsUnheard.has(change.eventId)) handlers.emit(change);
     },
-    changing: grouping.begin,
     subscribe: handlers.add,
     async close() {
       closed = true;
       await unlisten();
-      grouping.close();
     },
   };
 }

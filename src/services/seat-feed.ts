@@ -2,7 +2,6 @@ import type { SQL, SQLWrapper } from 'drizzle-orm';
 import { describeError } from '../lib/error-description';
 import { createLogger, type Logger } from '../lib/logger';
 import type { SeatMessageType, SeatStateFields } from '../protocol';
-import { createSeatChangeGrouping, type ChangeInFlight } from './seat-change-grouping';
 
 /** A committed change of an event's seats: full state, never a delta, so any one message can be rendered alone. */
 export type SeatChange = SeatStateFields & { kind: SeatMessageType };
@@ -34,23 +33,16 @@ export type SeatChangeHandler = (change: FeedChange) => void;
 /**
  * How seat changes travel from the statement that made them to the WebSocket manager(s).
  * Services record the change in that statement (`recordInStatement`, in its select or
- * RETURNING list) and call `committed` after the commit; a transport decides which of the two
- * actually carries the change.
+ * RETURNING list) and call `committed` after the commit; the transport decides which of the two
+ * actually carries the change. Neither waits for the change to reach a socket.
  */
 export interface SeatFeed {
-  readonly transport: 'in-process' | 'postgres';
   /**
    * An expression for the select list of the statement that makes the change, recording it as
-   * part of that statement; null when this transport carries changes only through `committed`.
+   * part of that statement; null when the transport carries changes only through `committed`.
    */
   recordInStatement(change: FeedChangeSql): SQL | null;
   committed(change: FeedChange): void;
-  /**
-   * Called before a statement that may change the event's seats is sent, settled once its outcome
-   * is known: when the feed groups changes (`maxGroupingHoldMs`), those arriving meanwhile wait
-   * briefly for it, so they leave together.
-   */
-  changing(eventId: number): ChangeInFlight;
   subscribe(handler: SeatChangeHandler): () => void;
   close(): Promise<void>;
 }
@@ -79,29 +71,13 @@ export function createHandlerSet(logger: Logger) {
   };
 }
 
-/** What both transports take. */
-export interface SeatFeedBaseOptions {
-  logger?: Logger;
-  /**
-   * How long a change may wait for the statements of its event running beside it in this
-   * process, so they are published in one turn (seat-change-grouping.ts). 0, the default, hands
-   * every change on at once; the server sets MAX_GROUPING_HOLD_MS when coalescing is off.
-   */
-  maxGroupingHoldMs?: number;
-}
-
 /** Single process: the change is handed over in memory once the transaction has committed. */
-export function createInProcessSeatFeed(options: SeatFeedBaseOptions = {}): SeatFeed {
+export function createInProcessSeatFeed(options: { logger?: Logger } = {}): SeatFeed {
   const handlers = createHandlerSet(options.logger ?? createLogger('error'));
-  const grouping = createSeatChangeGrouping(handlers.emit, options.maxGroupingHoldMs ?? 0);
   return {
-    transport: 'in-process',
     recordInStatement: () => null,
-    committed: grouping.arrive,
-    changing: grouping.begin,
+    committed: handlers.emit,
     subscribe: handlers.add,
-    async close() {
-      grouping.close();
-    },
+    async close() {},
   };
 }

@@ -11,7 +11,7 @@ import { describeError } from '../lib/error-description';
 import type { Logger } from '../lib/logger';
 import type { TokenUser } from '../lib/tokens';
 import { admitMessage, createMessageRate, type MessageRate } from './connection-limits';
-import { createFanOutSlices, sliceCountFor, sliceOf, type FanOutSlices } from './fan-out-slices';
+import { createFanOutSlices, sliceCountFor, sliceOf, sliceTopic, type FanOutSlices, type Publisher } from './fan-out-slices';
 import type { ViewableSeatState } from './event';
 import type { EventHidden, FeedChange } from './seat-feed';
 import { watchTokenExpiry, type TokenExpiry } from './token-expiry';
@@ -19,10 +19,12 @@ import { watchTokenExpiry, type TokenExpiry } from './token-expiry';
 /**
  * The WebSocket manager: the only holder of sockets. It keeps who is connected (`clients`),
  * who watches what (`subscribersByEvent`, beside which a subscription is recorded only in Bun's
- * topic), and the last seat state sent per event, and fans seat changes out through Bun's native
- * pub/sub (a few topics per event, fan-out-slices.ts). The limits of one connection are
- * connection-limits.ts's, the end of its token token-expiry.ts's.
+ * topic), and hands each committed seat change from the feed to the event's fan-out
+ * (fan-out-slices.ts), which writes it with Bun's native pub/sub. The limits of one connection
+ * are connection-limits.ts's, the end of its token token-expiry.ts's.
  */
+
+export type { Publisher };
 
 /** The part of Bun's ServerWebSocket the manager uses; tests and benchmarks can read it plainly. */
 export interface ManagedSocket {
@@ -32,12 +34,6 @@ export interface ManagedSocket {
   close(code?: number, reason?: string): void;
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
-}
-
-/** Bun's server: publishes to a topic and counts its sockets (fan-out-slices.ts reads the count). */
-export interface Publisher {
-  publish(topic: string, data: string): number;
-  subscriberCount(topic: string): number;
 }
 
 export interface ClientState {
@@ -88,10 +84,6 @@ interface EventFeedState {
   /** Moves to draft heard while tracked: a read that began before one is taken again (withSeatState). */
   hidings: number;
 }
-
-export const EVENT_TOPIC_PREFIX = 'event:';
-/** One of the event's topics: its watchers are spread over a few (fan-out-slices.ts). */
-export const sliceTopic = (eventId: number, slice: number) => `${EVENT_TOPIC_PREFIX}${eventId}/${slice}`;
 
 const CLIENT_ID_SUFFIX_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -204,18 +196,20 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     return client.queue;
   }
 
+  /** Attached when the server starts listening, so before any socket can watch an event. */
+  function attachedPublisher(): Publisher {
+    if (!publisher) throw new Error('no publisher: attachPublisher() comes before the first socket');
+    return publisher;
+  }
+
   function feedStateOf(eventId: number): EventFeedState {
     let state = feedByEvent.get(eventId);
     if (!state) {
       state = {
         slices: createFanOutSlices({
-          topicOf: (slice) => sliceTopic(eventId, slice),
-          publish(topic, data, subscribers) {
-            if (!publisher) return;
-            publisher.publish(topic, data);
-            metrics?.messagesSent(subscribers);
-          },
-          subscribersIn: (topic) => publisher?.subscriberCount(topic) ?? 0,
+          eventId,
+          publisher: attachedPublisher(),
+          metrics,
           coalesceMs,
           sliceCount,
         }),

@@ -182,12 +182,6 @@ test('on disk, what was written is there when the directory is opened again', as
   expect((await second.query<{ email: string }>('select email from users')).rows).toEqual([{ email: 'durable@example.com' }]);
 });
 
-test('a full collection on the thread answers once done, and the thread keeps answering', async () => {
-  const database = await openThread();
-  await database.collectGarbage();
-  expect((await database.query<{ ok: number }>('select 1 as ok')).rows).toEqual([{ ok: 1 }]);
-});
-
 test('closed before it is ready, it ends the thread, and its opener hears why', async () => {
   const database = new PgliteThread(undefined, migrationsFolder);
   await database.close();

@@ -6,8 +6,11 @@ import { bookings, events } from '../../src/db/schema';
 import { AppError } from '../../src/lib/errors';
 import { bookSeats, cancelBooking, getBooking, listBookings } from '../../src/services/booking';
 import { createEvent } from '../../src/services/event';
+import { createLogger } from '../../src/lib/logger';
 import { createInProcessSeatFeed, type SeatChange } from '../../src/services/seat-feed';
+import { createSeatFeed } from '../../src/services/seat-feed-transport';
 import { openTestDatabase } from '../support/server';
+import { waitFor } from '../support/ws';
 import { insertUsers, readEventRow, refusal } from '../support/services';
 
 /** The booking rules as plain functions over a real database, no HTTP. */
@@ -163,4 +166,27 @@ describe('cancelBooking, getBooking, listBookings', () => {
     expect(listed.slice(0, 3).map((booking) => booking.id)).toEqual(made.map((booking) => booking.id).reverse());
     for (const booking of listed) expect(booking.userId).toBe(owner);
   });
+});
+
+describe('through the server\'s own seat feed', () => {
+  test(`concurrent bookings of one event: each answers with its seats, and subscribers hear every version once, in order (${process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite'})`, async () => {
+    const feed = await createSeatFeed(database, { logger: createLogger('silent'), onReconnect: async () => {} });
+    try {
+      const event = await newEvent(100);
+      const heard: number[] = [];
+      feed.subscribe((change) => {
+        if (change.eventId === event.id) heard.push(change.version);
+      });
+      const count = 12;
+      const results = await Promise.all(
+        Array.from({ length: count }, (_, index) => bookSeats(database.db, feed, { userId: buyerIds[index % buyerIds.length]!, eventId: event.id, quantity: 1 })),
+      );
+      expect(results.map((result) => result.availableSeats).sort((x, y) => y - x)).toEqual(Array.from({ length: count }, (_, index) => 99 - index));
+      // A booking answers without waiting for its change to be handed on (on PostgreSQL it comes back through LISTEN).
+      await waitFor(() => heard.length === count, 10_000, 'every version');
+      expect(heard).toEqual(Array.from({ length: count }, (_, index) => event.version + 1 + index));
+    } finally {
+      await feed.close();
+    }
+  }, 30_000);
 });

@@ -1,7 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { createFanOutSlices, sliceCountFor, sliceOf } from '../../src/services/fan-out-slices';
 import type { SeatChange } from '../../src/services/seat-feed';
-import { sliceTopic } from '../../src/services/websocket';
 
 /** The slices of one event against a recording publisher (Bun's `server.publish` is what is stood in for). */
 
@@ -19,11 +18,14 @@ function recorded(options: { coalesceMs: number; socketsPerTurn?: number; subscr
   const subscribers: number[] = new Array(count).fill(0);
   const join = (slice: number) => (subscribers[slice]! += 1);
   const slices = createFanOutSlices({
-    topicOf: (slice) => sliceTopic(7, slice),
-    publish(topic, data) {
-      published.push({ slice: Number(topic.split('/')[1]), version: JSON.parse(data).version, at: performance.now() });
+    eventId: 7,
+    publisher: {
+      publish(topic, data) {
+        published.push({ slice: Number(topic.split('/')[1]), version: JSON.parse(data).version, at: performance.now() });
+        return 1;
+      },
+      subscriberCount: (topic) => subscribers[Number(topic.split('/')[1])]!,
     },
-    subscribersIn: (topic) => subscribers[Number(topic.split('/')[1])]!,
     coalesceMs: options.coalesceMs,
     sliceCount: count,
     socketsPerTurn: options.socketsPerTurn,
