@@ -24,6 +24,8 @@ export const WS_LIMITS = {
   rateDropWindowMs: 10_000,
   idleTimeoutSeconds: 120,
   clientPingIntervalMs: 30_000,
+  /** `token_expiring` goes out this long before the connection's token expires. */
+  tokenWarningSeconds: 60,
 } as const;
 
 const eventId = z.number().int().positive().max(MAX_ROW_ID);
@@ -32,11 +34,14 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ping') }),
   z.object({ type: z.literal('subscribe_event'), eventId }),
   z.object({ type: z.literal('unsubscribe_event'), eventId }),
+  // Any value parses: a token that is not a string is refused like a forged one (`unauthorized`),
+  // so a client learns one answer about its token, whatever was wrong with it.
+  z.object({ type: z.literal('refresh_token'), token: z.unknown().transform((token) => (typeof token === 'string' ? token : null)) }),
 ]);
 
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 export type ClientMessageType = ClientMessage['type'];
-export const clientMessageTypes: readonly ClientMessageType[] = ['ping', 'subscribe_event', 'unsubscribe_event'];
+export const clientMessageTypes: readonly ClientMessageType[] = ['ping', 'subscribe_event', 'unsubscribe_event', 'refresh_token'];
 
 export type SeatMessageType = 'booking_created' | 'booking_cancelled' | 'seat_update';
 
@@ -66,6 +71,10 @@ export type ServerMessage =
   | ({ type: 'subscribed' } & SeatStateFields)
   | { type: 'unsubscribed'; eventId: number }
   | { type: 'pong' }
+  /** Answers `refresh_token`: the connection now lives until `expiresAt` (ISO 8601). */
+  | { type: 'token_refreshed'; expiresAt: string }
+  /** Once per token, `tokenWarningSeconds` before its `expiresAt` (at once if less is left): time to send `refresh_token`. */
+  | { type: 'token_expiring'; expiresAt: string }
   | ({ type: SeatMessageType } & SeatStateFields)
   | { type: 'error'; code: ErrorCode; message: string; eventId?: number | string };
 

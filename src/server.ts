@@ -51,6 +51,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const metrics = createMetrics();
   const websocket = createWebSocketManager({
     loadSeatState: createBatchedSeatStateLoader((eventIds) => getViewableSeatStates(database.db, eventIds)),
+    // The very check of the upgrade (below: it needs the known users, which need this manager).
+    verifyToken: (token) => tokens.verify(token),
     coalesceMs: config.fanoutCoalesceMs,
     fanOutInSlices: database.kind === 'postgres',
     logger,

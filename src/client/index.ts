@@ -11,7 +11,10 @@ export {
   type SeatwatchClient,
   type SeatwatchClientOptions,
   type StateHandler,
+  type TokenRefreshErrorHandler,
+  type TokenRefreshFailure,
   type TokenSource,
+  TokenRefreshError,
 } from './seatwatch-client';
 export { reconnectDelayMs, type BackoffSettings } from './backoff';
 export type { Timers } from './timers';

@@ -14,7 +14,7 @@ const CLOSE = { unauthorized: 4401, eventNotFound: 4404, rateLimited: 4429 } as 
   typeof WS_CLOSE,
   'unauthorized' | 'eventNotFound' | 'rateLimited'
 >;
-const PROTOCOL = { clientPingIntervalMs: 30_000 } as const satisfies Pick<typeof WS_LIMITS, 'clientPingIntervalMs'>;
+const PROTOCOL = { clientPingIntervalMs: 30_000, tokenWarningSeconds: 60 } as const satisfies Pick<typeof WS_LIMITS, 'clientPingIntervalMs' | 'tokenWarningSeconds'>;
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -36,8 +36,38 @@ export interface ConnectionStateChange {
 
 export type { SeatState };
 
-/** A token, or a function returning a fresh one (called before every connection attempt). */
+/**
+ * A token, or a function returning a fresh one: called before every connection attempt and, when
+ * the server warns that the token is expiring, for the token handed to the open connection.
+ * Only a function keeps a connection alive past one token's lifetime.
+ */
 export type TokenSource = string | (() => string | null | undefined | Promise<string | null | undefined>);
+
+/** Why a token refresh on the open connection failed: the source threw, gave no token, or the server refused what it gave. */
+export type TokenRefreshFailure = 'source_failed' | 'no_token' | 'refused';
+
+/**
+ * A refresh that did not happen. The connection carries on with its old token and is closed
+ * 4401 at `expiresAt`; the client then reconnects with whatever the token source gives.
+ */
+export class TokenRefreshError extends Error {
+  constructor(
+    readonly reason: TokenRefreshFailure,
+    /** When the connection's current token expires (ISO 8601), as the server said. */
+    readonly expiresAt: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(
+      reason === 'refused'
+        ? 'The server refused the refreshed token'
+        : reason === 'no_token'
+          ? 'The token source gave no token to refresh with'
+          : 'The token source failed',
+      options,
+    );
+    this.name = 'TokenRefreshError';
+  }
+}
 
 export interface SeatwatchClientOptions {
   /** `ws(s)://host:port/ws`; an `http(s)://` URL or a bare origin works too (`/ws` is added). */
@@ -67,6 +97,7 @@ type SeatMessage = MessageOfType<'subscribed' | 'booking_created' | 'booking_can
 export type SeatsHandler = (eventId: number, state: SeatState) => void;
 export type MessageHandler = (message: ServerMessage, rawText: string) => void;
 export type StateHandler = (change: ConnectionStateChange) => void;
+export type TokenRefreshErrorHandler = (error: TokenRefreshError) => void;
 
 export interface SeatwatchClient {
   readonly state: ConnectionState;
@@ -85,7 +116,9 @@ export interface SeatwatchClient {
   on<T extends ServerMessageType>(type: T, handler: (message: MessageOfType<T>) => void): () => void;
   /** State transitions, and each scheduled retry while reconnecting. */
   onStateChange(handler: StateHandler): () => void;
-  /** Use a new token; after a 4401 close this is what brings the client back. */
+  /** A token refresh on the open connection failed (see TokenRefreshError). */
+  onTokenRefreshError(handler: TokenRefreshErrorHandler): () => void;
+  /** Use a new token (or source); after a 4401 close on a refused token this is what brings the client back. */
   setToken(token: TokenSource): void;
   /** While reconnecting: skip the rest of the wait (e.g. the browser just came back online). */
   reconnectNow(): void;
@@ -131,6 +164,10 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
   let retryTimer: unknown = null;
   let pingTimer: unknown = null;
   let livenessTimer: unknown = null;
+  /** Set between a `token_expiring` and the moment its refresh is due. */
+  let refreshTimer: unknown = null;
+  /** A `refresh_token` went out on the current socket: its answer (`token_refreshed` or `error unauthorized`) is owed. */
+  let refreshAwaited: { expiresAt: string } | null = null;
   /** The current socket has said `connection_established`: frames may go out. */
   let ready = false;
   /** close() was called: nothing brings the client back. */
@@ -141,6 +178,7 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
   const seatsHandlers = new Set<SeatsHandler>();
   const messageHandlers = new Set<MessageHandler>();
   const stateHandlers = new Set<StateHandler>();
+  const refreshErrorHandlers = new Set<TokenRefreshErrorHandler>();
   const pacer = createSendPacer((frame) => socket?.send(frame), options.sendRate ?? SEND_PACE, timers);
 
   const listen = <T>(handlers: Set<T>, handler: T) => {
@@ -156,13 +194,15 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
     for (const handler of [...stateHandlers]) handler(change);
   }
 
-  function clearTimer(kind: 'retry' | 'ping' | 'liveness'): void {
+  function clearTimer(kind: 'retry' | 'ping' | 'liveness' | 'refresh'): void {
     if (kind === 'retry' && retryTimer !== null) timers.clearTimeout(retryTimer);
     if (kind === 'ping' && pingTimer !== null) timers.clearInterval(pingTimer);
     if (kind === 'liveness' && livenessTimer !== null) timers.clearTimeout(livenessTimer);
+    if (kind === 'refresh' && refreshTimer !== null) timers.clearTimeout(refreshTimer);
     if (kind === 'retry') retryTimer = null;
     if (kind === 'ping') pingTimer = null;
     if (kind === 'liveness') livenessTimer = null;
+    if (kind === 'refresh') refreshTimer = null;
   }
 
   function armLiveness(ms: number): void {
@@ -180,8 +220,10 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
     const old = socket;
     socket = null;
     ready = false;
+    refreshAwaited = null;
     clearTimer('ping');
     clearTimer('liveness');
+    clearTimer('refresh');
     pacer.reset();
     if (!old) return;
     try {
@@ -240,10 +282,14 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
   }
 
   function handleClose(code: number): void {
+    const wasEstablished = ready;
     abandonSocket(1000, 'closed');
     if (state === 'closed') return;
     if (code === CLOSE.unauthorized) {
-      // A token the server refused will be refused again: wait for setToken.
+      // A token that ran out on an open connection: a source gives a fresh one. A token refused
+      // at connect would be refused again (and a source that gave it may give it again): wait
+      // for setToken.
+      if (wasEstablished && typeof tokenSource === 'function') return scheduleReconnect(code);
       setState('closed', { closeCode: code, closedReason: 'unauthorized' });
       return;
     }
@@ -279,8 +325,53 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
     // Any message proves the connection is alive.
     clearTimer('liveness');
     if (message.type === 'connection_established' && !ready) established();
+    if (message.type === 'token_expiring') scheduleRefresh(message.expiresAt);
+    if (message.type === 'token_refreshed') refreshAwaited = null;
+    // Errors carry no request id, but answers come in order and a refresh's refusal is the only
+    // `unauthorized` an open connection hears before its close.
+    if (message.type === 'error' && message.code === 'unauthorized' && refreshAwaited) {
+      const { expiresAt } = refreshAwaited;
+      refreshAwaited = null;
+      refreshFailed(new TokenRefreshError('refused', expiresAt));
+    }
     for (const handler of [...messageHandlers]) handler(message, data);
     if (isSeatMessage(message)) deliverSeats(message);
+  }
+
+  /**
+   * Answers `token_expiring` halfway between now and the expiry (within the 60 s a warning gives,
+   * whatever the two clocks say): as much time again is left should the source be slow, and a
+   * token shorter-lived than the warning, which is warned of at once, is not refreshed in a
+   * tight loop. A fixed token cannot be refreshed: the connection closes at its expiry.
+   */
+  function scheduleRefresh(expiresAt: string): void {
+    if (typeof tokenSource !== 'function') return;
+    clearTimer('refresh');
+    const leftMs = Math.min(Math.max(Date.parse(expiresAt) - Date.now(), 0), PROTOCOL.tokenWarningSeconds * 1000);
+    refreshTimer = timers.setTimeout(() => {
+      refreshTimer = null;
+      void refreshToken(expiresAt);
+    }, leftMs / 2);
+  }
+
+  async function refreshToken(expiresAt: string): Promise<void> {
+    const forSocket = socket;
+    let token: string | null | undefined;
+    try {
+      token = await resolveToken();
+    } catch (error) {
+      if (socket === forSocket) refreshFailed(new TokenRefreshError('source_failed', expiresAt, { cause: error }));
+      return;
+    }
+    // The connection it was for is gone: the next one starts with a token of its own.
+    if (socket !== forSocket || !ready) return;
+    if (!token) return refreshFailed(new TokenRefreshError('no_token', expiresAt));
+    refreshAwaited = { expiresAt };
+    send({ type: 'refresh_token', token });
+  }
+
+  function refreshFailed(error: TokenRefreshError): void {
+    for (const handler of [...refreshErrorHandlers]) handler(error);
   }
 
   function deliverSeats(message: SeatMessage): void {
@@ -290,7 +381,7 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
     for (const handler of [...seatsHandlers]) handler(message.eventId, { ...seatState });
   }
 
-  function send(message: { type: 'ping' } | { type: 'subscribe_event' | 'unsubscribe_event'; eventId: number }): void {
+  function send(message: { type: 'ping' } | { type: 'subscribe_event' | 'unsubscribe_event'; eventId: number } | { type: 'refresh_token'; token: string }): void {
     if (!ready) return;
     pacer.push(JSON.stringify(message));
   }
@@ -320,6 +411,7 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
       });
     },
     onStateChange: (handler) => listen(stateHandlers, handler),
+    onTokenRefreshError: (handler) => listen(refreshErrorHandlers, handler),
     setToken(token) {
       tokenSource = token;
       if (state !== 'closed' || closedByCaller) return;

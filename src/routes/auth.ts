@@ -37,5 +37,21 @@ export function authRoutes({ database, tokens }: AppDeps) {
       auth: true,
       response: { 200: userResult.describe('The token’s user'), ...errorAnswers('unauthorized', 'database_unavailable') },
       detail: { summary: 'The signed-in user' },
-    });
+    })
+    .post(
+      '/refresh',
+      async ({ user }) => {
+        // The user as stored now, so the new token carries a changed name or email.
+        const current = await getUser(database.db, user.id);
+        return { token: await tokens.sign(current), user: current };
+      },
+      {
+        auth: true,
+        response: { 200: authResult.describe('A new token with a fresh lifetime; the old one stays valid until its own expiry'), ...errorAnswers('unauthorized', 'database_unavailable') },
+        detail: {
+          summary: 'Exchange a still-valid token for a new one',
+          description: 'For sessions longer than one token: call it before the token expires (a WebSocket says when with `token_expiring`), then hand the new token to open sockets with `refresh_token`. An expired token cannot be refreshed: log in again.',
+        },
+      },
+    );
 }

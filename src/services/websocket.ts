@@ -9,7 +9,7 @@ import {
 } from '../protocol';
 import { describeError } from '../lib/error-description';
 import type { Logger } from '../lib/logger';
-import type { TokenUser } from '../lib/tokens';
+import type { TokenUser, VerifiedToken } from '../lib/tokens';
 import { admitMessage, createMessageRate, type MessageRate } from './connection-limits';
 import { createFanOutSlices, sliceCountFor, sliceOf, sliceTopic, type FanOutSlices, type Publisher } from './fan-out-slices';
 import type { ViewableSeatState } from './event';
@@ -21,7 +21,7 @@ import { watchTokenExpiry, type TokenExpiry } from './token-expiry';
  * who watches what (`subscribersByEvent`, beside which a subscription is recorded only in Bun's
  * topic), and hands each committed seat change from the feed to the event's fan-out
  * (fan-out-slices.ts), which writes it with Bun's native pub/sub. The limits of one connection
- * are connection-limits.ts's, the end of its token token-expiry.ts's.
+ * are connection-limits.ts's, the end of its token token-expiry.ts's (moved by `refresh_token`).
  */
 
 export type { Publisher };
@@ -42,7 +42,7 @@ export interface ClientState {
   socket: ManagedSocket;
   /** The event of `/ws/events/:id`, closed 4404 when it goes out of sight; null on `/ws`. */
   openedFor: number | null;
-  /** At the token's expiry: `token_expired`, then 4401. */
+  /** Before the newest token's expiry, `token_expiring`; at it, `token_expired`, then 4401. */
   tokenExpiry: TokenExpiry;
   messageRate: MessageRate;
   closing: boolean;
@@ -56,8 +56,12 @@ export interface WebSocketMetrics {
   messagesSent(count: number): void;
 }
 
+/** The token check of the upgrade, for `refresh_token`: null for anything but a valid, unexpired token of an existing user. */
+export type TokenVerifier = (token: string) => Promise<VerifiedToken | null>;
+
 export interface WebSocketManagerOptions {
   loadSeatState: SeatStateLoader;
+  verifyToken: TokenVerifier;
   coalesceMs: number;
   /**
    * Spread each event's watchers over a few topics and write a message one group per loop turn
@@ -94,10 +98,13 @@ function randomSuffix(length = 6): string {
   return suffix;
 }
 
+/** A token's `exp` (Unix seconds) as the protocol writes times. */
+const isoTime = (unixSeconds: number) => new Date(unixSeconds * 1000).toISOString();
+
 export type WebSocketManager = ReturnType<typeof createWebSocketManager>;
 
 export function createWebSocketManager(options: WebSocketManagerOptions) {
-  const { loadSeatState, logger, metrics } = options;
+  const { loadSeatState, verifyToken, logger, metrics } = options;
   const now = options.now ?? Date.now;
   const coalesceMs = options.coalesceMs;
   const sliceCount = sliceCountFor(coalesceMs, options.fanOutInSlices ?? false);
@@ -124,6 +131,16 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     client.socket.close(code, reason);
   }
 
+  /**
+   * Queued behind the answers still owed, so on `/ws/events/:id` it follows the greeting; a
+   * warning overtaken by a newer token (refreshed meanwhile) is not sent.
+   */
+  function warnExpiring(client: ClientState, expiresAt: number): void {
+    enqueue(client, () => {
+      if (client.tokenExpiry.expiresAt === expiresAt) send(client, { type: 'token_expiring', expiresAt: isoTime(expiresAt) });
+    });
+  }
+
   function expire(client: ClientState): void {
     sendError(client, 'token_expired', 'Your token has expired; reconnect with a new one');
     closeClient(client, WS_CLOSE.unauthorized, 'token expired');
@@ -148,7 +165,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
       userId: user.id,
       socket,
       openedFor,
-      tokenExpiry: watchTokenExpiry(tokenExpiresAt, () => expire(client), now),
+      tokenExpiry: watchTokenExpiry(tokenExpiresAt, { onExpiring: (expiresAt) => warnExpiring(client, expiresAt), onExpired: () => expire(client) }, now),
       messageRate: createMessageRate(now()),
       closing: false,
       queue: Promise.resolve(),
@@ -366,6 +383,30 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     return client.queue;
   }
 
+  /**
+   * `refresh_token`: a valid token of the same user becomes the connection's, and its expiry the
+   * connection's; anything else is `unauthorized` and changes nothing. A check that cannot be
+   * made (the database is away) is answered the same way: the old token still holds, and the
+   * client may try again.
+   */
+  async function refreshToken(client: ClientState, token: string | null): Promise<void> {
+    let verified: VerifiedToken | null = null;
+    try {
+      verified = token === null ? null : await verifyToken(token);
+    } catch (error) {
+      logger.warn('websocket token refresh could not be checked', { clientId: client.clientId, ...describeError(error) });
+      sendError(client, 'unauthorized', 'The token could not be checked just now; the connection keeps its current token, try again');
+      return;
+    }
+    if (client.closing) return;
+    if (!verified || verified.user.id !== client.userId) {
+      sendError(client, 'unauthorized', 'Invalid, expired or another user’s token; the connection keeps its current token');
+      return;
+    }
+    client.tokenExpiry.renew(verified.expiresAt);
+    send(client, { type: 'token_refreshed', expiresAt: isoTime(verified.expiresAt) });
+  }
+
   const clientOf = (socket: ManagedSocket) => (socket.data.clientId === undefined ? undefined : clients.get(socket.data.clientId));
 
   function handleMessage(socket: ManagedSocket, raw: string | Uint8Array): Promise<void> {
@@ -405,6 +446,9 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
       case 'unsubscribe_event':
         detachSubscription(client, message.eventId);
         send(client, { type: 'unsubscribed', eventId: message.eventId });
+        return;
+      case 'refresh_token':
+        await refreshToken(client, message.token);
         return;
     }
   }

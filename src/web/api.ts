@@ -63,6 +63,7 @@ export function createApi(currentToken: () => string | null) {
     login: (email: string, password: string) => dataOf(() => api.auth.login.post({ email, password })),
     register: (email: string, password: string) => dataOf(() => api.auth.register.post({ email, password })),
     me: () => dataOf(() => api.auth.me.get()),
+    refresh: () => dataOf(() => api.auth.refresh.post()),
     events: () => dataOf(() => api.events.get({ query: eventsPage })),
     bookings: () => dataOf(() => api.bookings.get()),
     // A fresh key per click: a retried request can never book twice.

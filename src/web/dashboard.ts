@@ -1,6 +1,7 @@
 /**
  * The dashboard page (SPEC §6): sign in, watch every event's seats live over one WebSocket
- * (the client library), book and cancel through the REST API.
+ * (the client library), book and cancel through the REST API. The socket's token source
+ * refreshes the signed-in token, so a page left open outlives the token it signed in with.
  */
 import { createSeatwatchClient, type ConnectionStateChange, type SeatwatchClient } from '../client';
 import { ApiError, createApi, type PublicUser } from './api';
@@ -11,6 +12,7 @@ import { createEventsView } from './events-view';
 import { createMessageLog } from './message-log';
 import { createNotice } from './notice';
 import { session } from './session';
+import { createTokenSource } from './token-source';
 
 const api = createApi(() => session.token());
 const notice = createNotice(required('[data-notice]'));
@@ -81,7 +83,8 @@ async function enterDashboard(user: PublicUser): Promise<void> {
 
 function watchLive(eventIds: number[]): void {
   live?.close();
-  const client = createSeatwatchClient({ url: location.origin, token: () => session.token(), reconnectCapMs: 10_000 });
+  const tokenSource = createTokenSource(api, () => signOut('Your session has expired. Please sign in again.'));
+  const client = createSeatwatchClient({ url: location.origin, token: tokenSource, reconnectCapMs: 10_000 });
   live = client;
   client.onStateChange((change) => {
     showConnection(change);
@@ -92,6 +95,8 @@ function watchLive(eventIds: number[]): void {
   });
   client.onSeats((eventId, seats) => eventsView.updateSeats(eventId, seats));
   client.onMessage((message, rawText) => messageLog.message(message.type, rawText));
+  // The connection carries on until its token's expiry, then reconnects with a fresh one.
+  client.onTokenRefreshError((error) => messageLog.note(`token refresh failed (${error.reason}); reconnecting at ${error.expiresAt}`));
   for (const eventId of eventIds) client.subscribe(eventId);
   showConnection({ state: client.state });
 }

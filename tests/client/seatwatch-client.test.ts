@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
 import { eq } from 'drizzle-orm';
 import {
   createSeatwatchClient,
@@ -9,6 +9,7 @@ import {
   type SeatwatchClientOptions,
   type ServerMessage,
   type Timers,
+  type TokenRefreshError,
 } from '../../src/client';
 import type { DatabaseHandle } from '../../src/db/client';
 import { events } from '../../src/db/schema';
@@ -242,7 +243,22 @@ test('4401 stops reconnecting until a new token is given', async () => {
   expect(await seen.seatsFrom(0, (state) => state.eventId === 1)).toMatchObject(await seatsInDatabase(1));
 });
 
-test('an expiring token: token_expired, 4401, closed; setToken brings it back resubscribed', async () => {
+test('a token source whose token is refused at connect: closed, not retried in a loop', async () => {
+  let sourceCalls = 0;
+  const client = newClient({
+    token: () => {
+      sourceCalls += 1;
+      return 'not-a-jwt';
+    },
+  });
+  const seen = record(client);
+  expect(await seen.state('closed')).toMatchObject({ closeCode: 4401, closedReason: 'unauthorized' });
+  await Bun.sleep(300);
+  expect(sourceCalls).toBe(1);
+  expect(client.state).toBe('closed');
+});
+
+test('a fixed token (nothing to refresh from): token_expired, 4401, closed; setToken brings it back resubscribed', async () => {
   const { timers, pending } = trackedTimers();
   const shortLived = await createTokens(testConfig().jwtSecret, 2).sign({ id: userId, email: 'test@example.com', name: 'Test User' });
   const client = newClient({ token: shortLived, timers });
@@ -261,6 +277,104 @@ test('an expiring token: token_expired, 4401, closed; setToken brings it back re
   await seen.state('open');
   await seen.messageFrom(messagesBefore, (message) => message.type === 'subscribed' && message.eventId === 1);
 }, 20_000);
+
+describe('token refresh (SPEC §5): a token source keeps the connection across token lifetimes', () => {
+  const secret = testConfig().jwtSecret;
+  const testUser = () => ({ id: userId, email: 'test@example.com', name: 'Test User' });
+  const expOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()).exp as number;
+  let shortLived: TestServer;
+
+  beforeAll(async () => {
+    // Same database, tokens of 3 s (JWT_EXPIRES_IN=3s).
+    shortLived = await startTestServer({ database, config: { jwtExpiresInSeconds: 3 } });
+  });
+  afterAll(() => shortLived.stop());
+
+  async function signIn(): Promise<string> {
+    const response = await shortLived.request('POST', '/api/auth/login', { body: { email: 'test@example.com', password: 'password' } });
+    expect(response.status).toBe(200);
+    return response.body.token;
+  }
+
+  test('answers every token_expiring with refresh_token: open for 15 s (five lifetimes) without leaving `open`, no gap in versions', async () => {
+    let current = await signIn();
+    let sourceCalls = 0;
+    const client = newClient({
+      url: shortLived.url,
+      // What an app does: the first call gives the token it has, later ones refresh it over REST.
+      token: async () => {
+        sourceCalls += 1;
+        if (sourceCalls > 1) {
+          const refreshed = await shortLived.request('POST', '/api/auth/refresh', { token: current });
+          expect(refreshed.status).toBe(200);
+          current = refreshed.body.token;
+        }
+        return current;
+      },
+    });
+    const seen = record(client);
+    const refreshErrors: TokenRefreshError[] = [];
+    client.onTokenRefreshError((error) => refreshErrors.push(error));
+    await seen.state('open');
+    const booker = await createTokens(secret, 3600).sign(testUser());
+    const created = await shortLived.request('POST', '/api/events', { token: booker, body: { name: 'Long session', startsAt: '2031-01-01T20:00:00Z', capacity: 1000 } });
+    const eventId: number = created.body.event.id;
+    client.subscribe(eventId);
+    await seen.seatsFrom(0, (state) => state.eventId === eventId);
+
+    const started = Date.now();
+    while (Date.now() - started < 15_000) {
+      const booked = await shortLived.request('POST', '/api/bookings', { token: booker, body: { eventId } });
+      expect(booked.status).toBe(201);
+      await Bun.sleep(100);
+    }
+    const final = await seatsInDatabase(eventId);
+    await seen.seatsFrom(0, (state) => state.eventId === eventId && state.version === final.version);
+
+    expect(seen.states.map((change) => change.state)).toEqual(['open']);
+    expect(refreshErrors).toEqual([]);
+    expect(seen.messages.filter((message) => message.type === 'token_refreshed').length).toBeGreaterThanOrEqual(5);
+    expect(seen.messages.some((message) => message.type === 'error')).toBe(false);
+    const versions = seen.seats.filter((state) => state.eventId === eventId).map((state) => state.version);
+    expect(versions).toEqual(Array.from({ length: versions.length }, (_, i) => versions[0]! + i));
+    expect(versions.length).toBeGreaterThan(50);
+  }, 30_000);
+
+  const failures: [TokenRefreshError['reason'], (other: string) => () => Promise<string | null>][] = [
+    ['source_failed', () => async () => Promise.reject(new Error('offline'))],
+    ['no_token', () => async () => null],
+    // Alice's token, valid but not this connection's user.
+    ['refused', (alice) => async () => alice],
+  ];
+  for (const [reason, secondCall] of failures) {
+    test(`a refresh that fails (${reason}): a typed TokenRefreshError; closed 4401 at the old expiry, then back with a fresh token, resubscribed`, async () => {
+      const first = await signIn();
+      const alice = (await shortLived.request('POST', '/api/auth/login', { body: { email: 'alice@example.com', password: 'password' } })).body.token as string;
+      const afterwards = await createTokens(secret, 3600).sign(testUser());
+      const calls = [async () => first, secondCall(alice), async () => afterwards];
+      let sourceCalls = 0;
+      const client = newClient({ url: shortLived.url, token: () => (calls[Math.min(sourceCalls++, calls.length - 1)] as () => Promise<string | null>)() });
+      const seen = record(client);
+      const refreshErrors: TokenRefreshError[] = [];
+      client.onTokenRefreshError((error) => refreshErrors.push(error));
+      await seen.state('open');
+      client.subscribe(1);
+      await seen.seatsFrom(0, (state) => state.eventId === 1);
+
+      const dropped = await seen.state('reconnecting', 5000);
+      expect(dropped.closeCode).toBe(4401);
+      expect(Date.now()).toBeGreaterThanOrEqual(expOf(first) * 1000);
+      expect(refreshErrors).toHaveLength(1);
+      expect(refreshErrors[0]).toMatchObject({ name: 'TokenRefreshError', reason, expiresAt: new Date(expOf(first) * 1000).toISOString() });
+      expect(seen.messages.some((message) => message.type === 'error' && message.code === 'token_expired')).toBe(true);
+
+      const messagesBefore = seen.messages.length;
+      await seen.until('open again', () => (client.state === 'open' && seen.states.at(-1)?.previous === 'reconnecting' ? true : undefined));
+      await seen.messageFrom(messagesBefore, (message) => message.type === 'subscribed' && message.eventId === 1);
+      expect(sourceCalls).toBe(3);
+    }, 20_000);
+  }
+});
 
 test('4429 (rate limited) waits longer before coming back', async () => {
   // Lift the client's own pacing so the server's limit is what is hit.

@@ -256,3 +256,41 @@ describe('README on PostgreSQL', () => {
     }, 120_000);
   }
 });
+
+describe('README troubleshooting: a watcher that refreshes its token', () => {
+  // 61 s tokens: the warning comes 60 s ahead of exp, so within a second, and each refresh gives a
+  // later expiry. The README's day-long wait, shortened to a second.
+  let shortLived: TestServer;
+  beforeAll(async () => {
+    shortLived = await startTestServer({ seed: true, config: { jwtExpiresInSeconds: 61 } });
+  }, 60_000);
+  afterAll(() => shortLived.stop());
+
+  test('run as written: the greeting, the snapshot, the warning, then token_refreshed with a later expiry; still open', async () => {
+    const login = await shortLived.request('POST', '/api/auth/login', { body: { email: 'test@example.com', password: 'password' } });
+    const script = block('command', 'watch-refreshing').text.replaceAll('localhost:3000', `127.0.0.1:${shortLived.port}`);
+    const child = Bun.spawn(['bash', '-c', script], { env: { ...shellEnvironment(), TOKEN: login.body.token }, stdout: 'pipe', stderr: 'inherit' });
+    try {
+      const lines: string[] = [];
+      const reading = (async () => {
+        const decoder = new TextDecoder();
+        let pending = '';
+        for await (const chunk of child.stdout) {
+          pending += decoder.decode(chunk, { stream: true });
+          const parts = pending.split('\n');
+          pending = parts.pop()!;
+          lines.push(...parts.filter((line) => line.trim() !== ''));
+          if (lines.length >= 4) return;
+        }
+      })();
+      await Promise.race([reading, Bun.sleep(10_000)]);
+      expectPrinted('watch-refreshing', lines);
+      const [warning, refreshed] = [JSON.parse(lines[2]!), JSON.parse(lines[3]!)];
+      expect(Date.parse(refreshed.expiresAt)).toBeGreaterThan(Date.parse(warning.expiresAt));
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.kill();
+      await child.exited;
+    }
+  }, 30_000);
+});

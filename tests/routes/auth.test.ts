@@ -176,3 +176,69 @@ describe('GET /api/auth/me', () => {
     expectError(await server.request('GET', '/api/auth/me', { token }), 401, 'unauthorized');
   });
 });
+
+describe('POST /api/auth/refresh', () => {
+  const secret = testConfig().jwtSecret;
+
+  async function registered(name: string) {
+    const email = `refresh-${name}-${Date.now()}@example.com`;
+    const response = await server.request('POST', '/api/auth/register', { body: { email, password: 'password123', name } });
+    expect(response.status).toBe(201);
+    return response.body as { token: string; user: { id: number; email: string; name: string | null } };
+  }
+
+  test('a valid token → 200 {token, user}: a new token expiring later, which works on /api/auth/me', async () => {
+    const { token, user } = await registered('fresh');
+    // exp is whole seconds: a token signed in the same second would be the same token.
+    await Bun.sleep(1100);
+    const response = await server.request('POST', '/api/auth/refresh', { token });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toStartWith('application/json');
+    expect(response.body).toEqual({ token: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/), user });
+    const fresh = response.body.token as string;
+    expect(fresh).not.toBe(token);
+    expect(payloadOf(fresh).exp as number).toBeGreaterThan(payloadOf(token).exp as number);
+    expect(payloadOf(fresh).sub).toBe(String(user.id));
+    expect(await server.request('GET', '/api/auth/me', { token: fresh })).toMatchObject({ status: 200, body: { user } });
+    // The old token is not revoked: it simply runs out at its own exp.
+    expect((await server.request('GET', '/api/auth/me', { token })).status).toBe(200);
+  });
+
+  test('the new token carries the account as stored now', async () => {
+    const { token, user } = await registered('before');
+    await server.database.db.execute(sql`update users set name = 'After' where id = ${user.id}`);
+    const response = await server.request('POST', '/api/auth/refresh', { token });
+    expect(response.body.user).toEqual({ ...user, name: 'After' });
+    expect(payloadOf(response.body.token).name).toBe('After');
+  });
+
+  const demoUser = { id: 1, email: 'test@example.com', name: 'Test User' };
+  const refused: [string, () => Promise<Record<string, string>>][] = [
+    ['no token', async () => ({})],
+    ['a garbage token', async () => ({ authorization: 'Bearer not.a.jwt' })],
+    ['a forged token (another secret)', async () => ({ authorization: `Bearer ${await createTokens('y'.repeat(48), 60).sign(demoUser)}` })],
+    ['an expired token', async () => ({ authorization: `Bearer ${await createTokens(secret, -1).sign(demoUser)}` })],
+    ['the token of a user that no longer exists', async () => ({ authorization: `Bearer ${await createTokens(secret, 60).sign({ id: 999_999, email: 'gone@example.com', name: null })}` })],
+  ];
+  for (const [label, headers] of refused) {
+    test(`${label} → 401 unauthorized in the error shape, and no token`, async () => {
+      const response = await server.request('POST', '/api/auth/refresh', { headers: await headers() });
+      expectError(response, 401, 'unauthorized');
+      expect(Object.keys(response.body)).toEqual(['error']);
+    });
+  }
+
+  test('a deleted account: its still-valid token cannot be refreshed', async () => {
+    const { token, user } = await registered('deleted');
+    expect((await server.request('POST', '/api/auth/refresh', { token })).status).toBe(200);
+    await server.database.db.execute(sql`delete from users where id = ${user.id}`);
+    // The server hears of the deletion through the database's notification (known-users.ts).
+    const deadline = Date.now() + 5000;
+    let response = await server.request('POST', '/api/auth/refresh', { token });
+    while (response.status === 200 && Date.now() < deadline) {
+      await Bun.sleep(20);
+      response = await server.request('POST', '/api/auth/refresh', { token });
+    }
+    expectError(response, 401, 'unauthorized');
+  });
+});

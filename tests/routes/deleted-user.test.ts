@@ -81,6 +81,7 @@ test("a deleted user's token is 401 on every route and WebSocket of every server
   for (const server of servers) {
     const requests: [string, string, unknown?][] = [
       ['GET', '/api/auth/me'],
+      ['POST', '/api/auth/refresh'],
       ['GET', '/api/bookings'],
       ['GET', '/api/bookings/1'],
       ['DELETE', '/api/bookings/1'],

@@ -85,6 +85,8 @@ function managerWith(options: { loader: SeatStateLoader; coalesceMs?: number; fa
   const sockets: FakeSocket[] = [];
   const manager = createWebSocketManager({
     loadSeatState: options.loader,
+    // Token refresh is tested on a real server (tests/routes/websocket-refresh.test.ts).
+    verifyToken: async () => null,
     coalesceMs: options.coalesceMs ?? 0,
     fanOutInSlices: options.fanOutInSlices,
     logger: createLogger('silent'),
