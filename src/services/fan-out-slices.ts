@@ -46,6 +46,13 @@ const SOCKETS_PER_TURN = 2_000;
  */
 const LATE_TURN_MS = 10;
 
+/**
+ * With the window at 0 every change is sent, but the changes committed within this long of each
+ * other go out in one loop turn, so Bun writes them to each socket in one write instead of one
+ * write each (docs/decisions.md, "At window 0").
+ */
+const WINDOW_0_BATCH_MS = 5;
+
 /** A client's slice of every event it watches: fixed by its id, so the counts stay even. */
 export function sliceOf(clientId: string, sliceCount: number): number {
   let hash = 0;
@@ -91,6 +98,27 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
    */
   let nextTurn: { cancel(): void; atWindowEnd: boolean } | null = null;
   let stopped = false;
+  /** Window 0: every change waiting for its batch, in version order. */
+  let batch: { state: SeatStateFields; message: string }[] = [];
+  let batchTimer: ReturnType<typeof setTimeout> | null = null;
+
+  function sendBatch(): void {
+    if (batchTimer) clearTimeout(batchTimer);
+    batchTimer = null;
+    const changes = batch;
+    batch = [];
+    const at = performance.now();
+    for (const { state, message } of changes) {
+      slices.forEach((slice, index) => {
+        slice.sent = state;
+        slice.sentAt = at;
+        const subscribers = subscribersOf(index);
+        if (subscribers === 0) return;
+        publisher.publish(topics[index]!, message);
+        metrics?.messagesSent(subscribers);
+      });
+    }
+  }
 
   function sendTo(index: number, at: number): void {
     const slice = slices[index]!;
@@ -181,6 +209,11 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
       latest = seatStateOf(change);
       latestKind = change.kind;
       latestMessage = null;
+      if (coalesceMs === 0) {
+        batch.push({ state: latest, message: JSON.stringify({ type: change.kind, ...latest }) });
+        batchTimer ??= setTimeout(sendBatch, WINDOW_0_BATCH_MS);
+        return;
+      }
       if (nextTurn && !nextTurn.atWindowEnd) return;
       // A slice may be out of its window while another's window still runs: the first change of its quiet spell goes now.
       nextTurn?.cancel();
@@ -193,6 +226,8 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
      * slice's next message is newer than the snapshot for all of them.
      */
     snapshotFor(index: number, atLeast: SeatStateFields): SeatStateFields {
+      // Held changes go first, so none reaches the newcomer after a snapshot that is newer.
+      if (batch.length > 0) sendBatch();
       const slice = slices[index]!;
       if (!slice.sent || slice.sent.version < atLeast.version) {
         if (subscribersOf(index) > 0) sendTo(index, performance.now());
@@ -204,6 +239,8 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
     /** For good: nothing is published after it, whatever still arrives. */
     stop(): void {
       stopped = true;
+      if (batchTimer) clearTimeout(batchTimer);
+      batch = [];
       nextTurn?.cancel();
       nextTurn = null;
     },

@@ -50,11 +50,32 @@ describe('slices', () => {
     for (const size of sizes) expect(Math.abs(size - 1250)).toBeLessThan(1250 * 0.15);
   });
 
-  test('window 0: every change goes to the one slice at once, in order', () => {
+  test('window 0: every change goes to the one slice, in order; those a few ms apart in one loop turn', async () => {
     const { slices, published } = recorded({ coalesceMs: 0 });
-    for (let version = 2; version <= 6; version++) slices.deliver(change(version));
+    const firstAt = performance.now();
+    for (let version = 2; version <= 4; version++) slices.deliver(change(version));
+    await Bun.sleep(1);
+    slices.deliver(change(5));
+    slices.deliver(change(6));
+    // Held together so Bun writes them to each socket in one write, then all in one turn.
+    expect(published).toHaveLength(0);
+    while (published.length < 5 && performance.now() - firstAt < 1_000) await Bun.sleep(1);
     expect(published.map((entry) => entry.version)).toEqual([2, 3, 4, 5, 6]);
+    const times = published.map((entry) => entry.at);
+    expect(Math.max(...times) - Math.min(...times)).toBeLessThan(1);
+    expect(published[0]!.at - firstAt).toBeLessThan(100);
     slices.stop();
+  });
+
+  test('window 0: a newcomer\'s snapshot sends the held changes first, so none older follows it', () => {
+    const { slices, published } = recorded({ coalesceMs: 0 });
+    slices.deliver(change(2));
+    slices.deliver(change(3));
+    expect(slices.snapshotFor(0, state(3))).toEqual(state(3));
+    expect(published.map((entry) => entry.version)).toEqual([2, 3]);
+    slices.deliver(change(4));
+    slices.stop();
+    expect(published.map((entry) => entry.version)).toEqual([2, 3]);
   });
 
   test('a message goes out a turn of sockets at a time: the first slices now, the rest in the next turns', async () => {

@@ -278,7 +278,7 @@ for (const fanOutInSlices of [false, true]) {
         if (endpoint === '/ws/events/:id') expect(watcher.closedWith).toEqual({ code: 4404, reason: 'event not found' });
         expect(manager.subscribersByEvent.get(7)?.size).toBe(1);
         manager.handleSeatChange(booked(5));
-        expect(organizer.last(7)).toMatchObject({ version: 5 });
+        await waitFor(() => organizer.last(7)?.version === 5, 1_000, 'the organizer at version 5');
         expect(watcher.versions(7)).toEqual([]);
         manager.stop();
       });
