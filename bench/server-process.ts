@@ -5,7 +5,7 @@
  */
 import { and, eq, sql } from 'drizzle-orm';
 import { loadConfig } from '../src/config';
-import { bookings, events } from '../src/db/schema';
+import { bookings, events, holds } from '../src/db/schema';
 import { createLogger } from '../src/lib/logger';
 import { startServer } from '../src/server';
 import { emitLine, serveCommands, trackPeakRss } from './child-protocol';
@@ -28,7 +28,18 @@ let publishedTo: ((eventId: number) => [number, number][]) | null = null;
  * WebSocket manager (selloff takes the earlier of that and the booker's HTTP response).
  */
 const heardTimes = createHeardTimes();
-server.seatFeed.subscribe((change) => heardTimes.record(change.eventId, change.version));
+server.seatFeed.subscribe((change) => {
+  if ('version' in change) heardTimes.record(change.eventId, change.version);
+});
+
+/** holds: when this server heard of each `seats_released` (version, heldSeats after it, time), per event. */
+const releasesHeard = new Map<number, [number, number, number][]>();
+server.seatFeed.subscribe((change) => {
+  if (change.kind !== 'seats_released') return;
+  const heard = releasesHeard.get(change.eventId) ?? [];
+  heard.push([change.version, change.heldSeats, benchClockMs()]);
+  releasesHeard.set(change.eventId, heard);
+});
 
 emitLine({ ready: true, port: server.port });
 
@@ -61,7 +72,7 @@ await serveCommands(
     },
     'seat-audit': async (args: { eventId: number }) => {
       const [event] = await db
-        .select({ capacity: events.capacity, availableSeats: events.availableSeats, version: events.version })
+        .select({ capacity: events.capacity, availableSeats: events.availableSeats, heldSeats: events.heldSeats, version: events.version })
         .from(events)
         .where(eq(events.id, args.eventId));
       const [booked] = await db
@@ -70,6 +81,16 @@ await serveCommands(
         .where(and(eq(bookings.eventId, args.eventId), eq(bookings.status, 'confirmed')));
       if (!event || !booked) throw new Error(`event ${args.eventId} not found`);
       return { ...event, confirmedSeats: Number(booked.confirmedSeats), confirmedBookings: Number(booked.confirmedBookings) };
+    },
+    'releases-heard': (args: { eventId: number }) => releasesHeard.get(args.eventId) ?? [],
+    /** holds: the event's holds by status, `[status, holds][]`. */
+    'hold-audit': async (args: { eventId: number }) => {
+      const rows = await db
+        .select({ status: holds.status, count: sql<number>`count(*)::int` })
+        .from(holds)
+        .where(eq(holds.eventId, args.eventId))
+        .groupBy(holds.status);
+      return rows.map((row) => [row.status, Number(row.count)]);
     },
   },
   async () => {

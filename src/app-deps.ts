@@ -3,6 +3,7 @@ import type { DatabaseHandle } from './db/client';
 import type { Logger } from './lib/logger';
 import type { Metrics } from './lib/metrics';
 import type { Tokens } from './lib/tokens';
+import type { HoldSweeper } from './services/hold-expiry';
 import type { SeatFeed } from './services/seat-feed';
 import type { WebSocketManager } from './services/websocket';
 
@@ -12,6 +13,8 @@ export interface AppDeps {
   database: DatabaseHandle;
   tokens: Tokens;
   seatFeed: SeatFeed;
+  /** Releases due holds; a refused booking or hold asks it to free an event's expired ones first. */
+  holdSweeper: HoldSweeper;
   websocket: WebSocketManager;
   metrics: Metrics;
   logger: Logger;

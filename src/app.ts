@@ -14,6 +14,7 @@ import { authRoutes } from './routes/auth';
 import { bookingRoutes } from './routes/bookings';
 import { dashboardRoutes } from './routes/dashboard';
 import { eventRoutes } from './routes/events';
+import { holdRoutes } from './routes/holds';
 import { openapiRoutes } from './routes/openapi';
 import { opsRoutes } from './routes/ops';
 import { websocketRoutes } from './routes/websocket';
@@ -102,6 +103,7 @@ export function createApp(deps: AppDeps) {
       .use(authRoutes(deps))
       .use(eventRoutes(deps))
       .use(bookingRoutes(deps))
+      .use(holdRoutes(deps))
       .use(websocketRoutes(deps))
       .use(dashboardRoutes(deps))
       .use(openapiRoutes(deps))

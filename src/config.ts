@@ -54,6 +54,9 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent'], { message: 'must be debug, info, warn, error or silent' }).default('info'),
   FANOUT_COALESCE_MS: integerText(0, 60_000).default(50),
   WORKERS: integerText(1, 64).default(1),
+  HOLD_TTL_SECONDS: integerText(1, 86_400).default(600),
+  HOLD_MAX_EXTENSIONS: integerText(0, 100).default(2),
+  HOLD_WARNING_SECONDS: integerText(0, 86_400).default(60),
 });
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -72,6 +75,11 @@ export interface Config {
   logLevel: LogLevel;
   fanoutCoalesceMs: number;
   workers: number;
+  /** How long a hold keeps its seats, and again after each extension. */
+  holdTtlSeconds: number;
+  holdMaxExtensions: number;
+  /** `hold_expiring` goes out this long before a hold expires. */
+  holdWarningSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -120,5 +128,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: values.LOG_LEVEL,
     fanoutCoalesceMs: values.FANOUT_COALESCE_MS,
     workers: values.WORKERS,
+    holdTtlSeconds: values.HOLD_TTL_SECONDS,
+    holdMaxExtensions: values.HOLD_MAX_EXTENSIONS,
+    holdWarningSeconds: values.HOLD_WARNING_SECONDS,
   };
 }

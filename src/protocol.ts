@@ -43,18 +43,33 @@ export type ClientMessage = z.infer<typeof clientMessageSchema>;
 export type ClientMessageType = ClientMessage['type'];
 export const clientMessageTypes: readonly ClientMessageType[] = ['ping', 'subscribe_event', 'unsubscribe_event', 'refresh_token'];
 
-export type SeatMessageType = 'booking_created' | 'booking_cancelled' | 'seat_update';
+export type SeatMessageType = 'booking_created' | 'booking_cancelled' | 'seats_held' | 'seats_released' | 'seat_update';
+
+/** Why a hold's seats came back: its owner let them go, or its time ran out. */
+export type ReleaseReason = 'released' | 'expired';
 
 export interface SeatStateFields {
   eventId: number;
   availableSeats: number;
+  /** Seats in active holds: neither available nor booked. */
+  heldSeats: number;
   capacity: number;
   version: number;
 }
 
 /** Just the seat state of anything that carries it (a change, a row with more columns), as an object of its own. */
 export function seatStateOf(from: SeatStateFields): SeatStateFields {
-  return { eventId: from.eventId, availableSeats: from.availableSeats, capacity: from.capacity, version: from.version };
+  return { eventId: from.eventId, availableSeats: from.availableSeats, heldSeats: from.heldSeats, capacity: from.capacity, version: from.version };
+}
+
+/** A message to an event's watchers; only `seats_released` says why (`reason`). */
+export type SeatMessage =
+  | ({ type: Exclude<SeatMessageType, 'seats_released'> } & SeatStateFields)
+  | ({ type: 'seats_released'; reason: ReleaseReason } & SeatStateFields);
+
+/** The text of a seat message: the state, its kind, and for a release its reason. */
+export function seatMessageText(kind: SeatMessageType, state: SeatStateFields, reason?: ReleaseReason): string {
+  return JSON.stringify(kind === 'seats_released' ? { type: kind, ...state, reason: reason ?? 'released' } : { type: kind, ...state });
 }
 
 export type ErrorCode =
@@ -75,7 +90,11 @@ export type ServerMessage =
   | { type: 'token_refreshed'; expiresAt: string }
   /** Once per token, `tokenWarningSeconds` before its `expiresAt` (at once if less is left): time to send `refresh_token`. */
   | { type: 'token_expiring'; expiresAt: string }
-  | ({ type: SeatMessageType } & SeatStateFields)
+  | SeatMessage
+  /** To every connection of the hold's owner, `HOLD_WARNING_SECONDS` before `expiresAt` (again after an extension). */
+  | { type: 'hold_expiring'; holdId: number; eventId: number; expiresAt: string }
+  /** To every connection of the hold's owner, once its seats came back. */
+  | { type: 'hold_expired'; holdId: number; eventId: number }
   | { type: 'error'; code: ErrorCode; message: string; eventId?: number | string };
 
 export type ServerMessageType = ServerMessage['type'];

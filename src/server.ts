@@ -10,6 +10,7 @@ import { websocketHandlers } from './routes/websocket';
 import { getViewableSeatStates } from './services/event';
 import type { SeatFeed } from './services/seat-feed';
 import { createSeatFeed } from './services/seat-feed-transport';
+import { startHoldSweeper } from './services/hold-expiry';
 import { createKnownUsers, tokensOfExistingUsers } from './services/known-users';
 import { createBatchedSeatStateLoader } from './services/seat-state-reads';
 import { createWebSocketManager, type WebSocketManager } from './services/websocket';
@@ -70,6 +71,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     onReconnect: async () => websocket.catchUp(await getViewableSeatStates(database.db, websocket.watchedEventIds())),
   });
   const stopFeed = seatFeed.subscribe(websocket.handleSeatChange);
+  const holdSweeper = startHoldSweeper({
+    db: database.db,
+    seatFeed,
+    warningSeconds: config.holdWarningSeconds,
+    logger,
+    onExpired: (count) => metrics.holds.inc({ result: 'expired' }, count),
+  });
 
   const knownUsers = await createKnownUsers(database, {
     logger,
@@ -77,7 +85,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     onDeleted: websocket.disconnectUsers,
   });
   const tokens = tokensOfExistingUsers(createTokens(config.jwtSecret, config.jwtExpiresInSeconds), knownUsers);
-  const app = createApp({ config, database, tokens, seatFeed, websocket, metrics, logger, websocketIdleTimeoutSeconds: options.websocketIdleTimeoutSeconds });
+  const app = createApp({ config, database, tokens, seatFeed, holdSweeper, websocket, metrics, logger, websocketIdleTimeoutSeconds: options.websocketIdleTimeoutSeconds });
   if (options.workerId !== undefined) {
     const workerId = String(options.workerId);
     app.onRequest(({ set }) => {
@@ -90,6 +98,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     app.listen({ port: config.port, hostname: config.host, reusePort: options.workerId !== undefined, websocket: websocketHandlers(websocket, knownUsers) });
   } catch (error) {
     websocket.stop();
+    await holdSweeper.stop();
     stopFeed();
     await seatFeed.close();
     if (ownsDatabase) await database.close();
@@ -112,6 +121,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         websocket.closeAll();
         websocket.stop();
         await server.stop(false);
+        await holdSweeper.stop();
         stopFeed();
         await Promise.all([seatFeed.close(), knownUsers.stop()]);
         if (ownsDatabase) await database.close();

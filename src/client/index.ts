@@ -5,6 +5,8 @@ export {
   type ClosedReason,
   type ConnectionState,
   type ConnectionStateChange,
+  type HoldHandler,
+  type HoldMessage,
   type MessageHandler,
   type SeatsHandler,
   type SeatState,
@@ -18,4 +20,4 @@ export {
 } from './seatwatch-client';
 export { reconnectDelayMs, type BackoffSettings } from './backoff';
 export type { Timers } from './timers';
-export type { ServerMessage, ServerMessageType } from '../protocol';
+export type { ReleaseReason, SeatMessageType, ServerMessage, ServerMessageType } from '../protocol';

@@ -2,6 +2,8 @@
 export interface SeatState {
   eventId: number;
   availableSeats: number;
+  /** Seats in active holds: neither available nor booked. */
+  heldSeats: number;
   capacity: number;
   version: number;
 }

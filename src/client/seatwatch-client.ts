@@ -3,7 +3,7 @@
  * global WebSocket. Message types come from the server's own protocol module, imported as types
  * only, so no server code (and no zod) ends up in a browser bundle.
  */
-import type { ServerMessage, ServerMessageType, WS_CLOSE, WS_LIMITS } from '../protocol';
+import type { SeatMessageType, ServerMessage, ServerMessageType, WS_CLOSE, WS_LIMITS } from '../protocol';
 import { reconnectDelayMs } from './backoff';
 import { createSeatVersions, type SeatState } from './seat-versions';
 import { createSendPacer } from './send-pacer';
@@ -92,12 +92,24 @@ export interface SeatwatchClientOptions {
 }
 
 type MessageOfType<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
-type SeatMessage = MessageOfType<'subscribed' | 'booking_created' | 'booking_cancelled' | 'seat_update'>;
+type SeatMessage = MessageOfType<'subscribed' | SeatMessageType>;
+const SEAT_MESSAGE_TYPES: ReadonlySet<ServerMessageType> = new Set<'subscribed' | SeatMessageType>([
+  'subscribed',
+  'booking_created',
+  'booking_cancelled',
+  'seats_held',
+  'seats_released',
+  'seat_update',
+]);
+
+/** The signed-in user's own holds, as the server tells only them: one about to expire, one expired (its seats came back). */
+export type HoldMessage = MessageOfType<'hold_expiring' | 'hold_expired'>;
 
 export type SeatsHandler = (eventId: number, state: SeatState) => void;
 export type MessageHandler = (message: ServerMessage, rawText: string) => void;
 export type StateHandler = (change: ConnectionStateChange) => void;
 export type TokenRefreshErrorHandler = (error: TokenRefreshError) => void;
+export type HoldHandler = (message: HoldMessage) => void;
 
 export interface SeatwatchClient {
   readonly state: ConnectionState;
@@ -116,6 +128,11 @@ export interface SeatwatchClient {
   on<T extends ServerMessageType>(type: T, handler: (message: MessageOfType<T>) => void): () => void;
   /** State transitions, and each scheduled retry while reconnecting. */
   onStateChange(handler: StateHandler): () => void;
+  /**
+   * The user's own holds: `hold_expiring` (HOLD_WARNING_SECONDS before `expiresAt`, again after an
+   * extension) and `hold_expired` (the seats came back). Sent to every connection of the user.
+   */
+  onHold(handler: HoldHandler): () => void;
   /** A token refresh on the open connection failed (see TokenRefreshError). */
   onTokenRefreshError(handler: TokenRefreshErrorHandler): () => void;
   /** Use a new token (or source); after a 4401 close on a refused token this is what brings the client back. */
@@ -146,7 +163,11 @@ export function webSocketUrl(url: string): string {
 }
 
 function isSeatMessage(message: ServerMessage): message is SeatMessage {
-  return message.type === 'subscribed' || message.type === 'booking_created' || message.type === 'booking_cancelled' || message.type === 'seat_update';
+  return SEAT_MESSAGE_TYPES.has(message.type);
+}
+
+function isHoldMessage(message: ServerMessage): message is HoldMessage {
+  return message.type === 'hold_expiring' || message.type === 'hold_expired';
 }
 
 export function createSeatwatchClient(options: SeatwatchClientOptions): SeatwatchClient {
@@ -179,6 +200,7 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
   const messageHandlers = new Set<MessageHandler>();
   const stateHandlers = new Set<StateHandler>();
   const refreshErrorHandlers = new Set<TokenRefreshErrorHandler>();
+  const holdHandlers = new Set<HoldHandler>();
   const pacer = createSendPacer((frame) => socket?.send(frame), options.sendRate ?? SEND_PACE, timers);
 
   const listen = <T>(handlers: Set<T>, handler: T) => {
@@ -336,6 +358,7 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
     }
     for (const handler of [...messageHandlers]) handler(message, data);
     if (isSeatMessage(message)) deliverSeats(message);
+    if (isHoldMessage(message)) for (const handler of [...holdHandlers]) handler(message);
   }
 
   /**
@@ -376,7 +399,13 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
 
   function deliverSeats(message: SeatMessage): void {
     if (!watched.has(message.eventId)) return;
-    const seatState: SeatState = { eventId: message.eventId, availableSeats: message.availableSeats, capacity: message.capacity, version: message.version };
+    const seatState: SeatState = {
+      eventId: message.eventId,
+      availableSeats: message.availableSeats,
+      heldSeats: message.heldSeats,
+      capacity: message.capacity,
+      version: message.version,
+    };
     if (!versions.accept(seatState, message.type === 'subscribed')) return;
     for (const handler of [...seatsHandlers]) handler(message.eventId, { ...seatState });
   }
@@ -411,6 +440,7 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
       });
     },
     onStateChange: (handler) => listen(stateHandlers, handler),
+    onHold: (handler) => listen(holdHandlers, handler),
     onTokenRefreshError: (handler) => listen(refreshErrorHandlers, handler),
     setToken(token) {
       tokenSource = token;

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, pgTable, serial, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
+import { boolean, check, index, integer, pgTable, primaryKey, serial, text, timestamp, uniqueIndex, varchar } from 'drizzle-orm/pg-core';
 
 export const users = pgTable(
   'users',
@@ -23,6 +23,8 @@ export const events = pgTable(
     startsAt: timestamp('starts_at', { withTimezone: true }).notNull(),
     capacity: integer('capacity').notNull(),
     availableSeats: integer('available_seats').notNull(),
+    /** Seats in active holds: out of availableSeats, not yet booked. */
+    heldSeats: integer('held_seats').notNull().default(0),
     status: varchar('status', { length: 16, enum: ['draft', 'published'] }).notNull().default('published'),
     organizerId: integer('organizer_id')
       .notNull()
@@ -34,6 +36,8 @@ export const events = pgTable(
   (table) => [
     check('events_available_seats_non_negative', sql`${table.availableSeats} >= 0`),
     check('events_available_seats_within_capacity', sql`${table.availableSeats} <= ${table.capacity}`),
+    check('events_held_seats_non_negative', sql`${table.heldSeats} >= 0`),
+    check('events_available_and_held_within_capacity', sql`${table.availableSeats} + ${table.heldSeats} <= ${table.capacity}`),
     check('events_capacity_positive', sql`${table.capacity} >= 1`),
     check('events_status_known', sql`${table.status} in ('draft', 'published')`),
     index('events_organizer_idx').on(table.organizerId),
@@ -69,6 +73,59 @@ export const bookings = pgTable(
   ],
 );
 
+export const holds = pgTable(
+  'holds',
+  {
+    id: serial('id').primaryKey(),
+    eventId: integer('event_id')
+      .notNull()
+      .references(() => events.id),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id),
+    quantity: integer('quantity').notNull(),
+    status: varchar('status', { length: 16, enum: ['active', 'confirmed', 'released', 'expired'] }).notNull().default('active'),
+    /** Set by the database's clock, so every process agrees on what has expired. */
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    extensions: integer('extensions').notNull().default(0),
+    /** The owner was sent `hold_expiring` for the current expiresAt (cleared by an extension). */
+    warned: boolean('warned').notNull().default(false),
+    bookingId: integer('booking_id').references(() => bookings.id),
+    idempotencyKey: varchar('idempotency_key', { length: 255 }),
+    requestFingerprint: text('request_fingerprint'),
+    availableSeatsAfter: integer('available_seats_after'),
+  },
+  (table) => [
+    check('holds_quantity_range', sql`${table.quantity} between 1 and 10`),
+    check('holds_status_known', sql`${table.status} in ('active', 'confirmed', 'released', 'expired')`),
+    uniqueIndex('holds_user_idempotency_key_unique').on(table.userId, table.idempotencyKey),
+    index('holds_user_idx').on(table.userId, table.id),
+    // The sweep's read: active holds only, a small part of the table.
+    index('holds_active_expiry_idx').on(table.expiresAt).where(sql`status = 'active'`),
+  ],
+);
+
+/**
+ * Seats each user holds on each event, kept in step with their active holds by the statements
+ * that make, confirm, release and expire them. Its CHECK is the 10-seat limit (SPEC §8): two
+ * holds racing past it cannot both commit.
+ */
+export const heldByUser = pgTable(
+  'held_by_user',
+  {
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id),
+    eventId: integer('event_id')
+      .notNull()
+      .references(() => events.id),
+    heldSeats: integer('held_seats').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.eventId] }), check('held_by_user_within_limit', sql`${table.heldSeats} between 0 and 10`)],
+);
+
 export type UserRow = typeof users.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type BookingRow = typeof bookings.$inferSelect;
+export type HoldRow = typeof holds.$inferSelect;

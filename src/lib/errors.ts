@@ -14,6 +14,11 @@ export type ErrorCode =
   | 'already_cancelled'
   | 'capacity_below_booked'
   | 'idempotency_conflict'
+  | 'hold_not_found'
+  | 'hold_expired'
+  | 'hold_not_active'
+  | 'hold_limit_reached'
+  | 'hold_extension_limit'
   | 'payload_too_large'
   | 'rate_limited'
   | 'database_unavailable'
@@ -34,6 +39,11 @@ export const errorStatus = {
   already_cancelled: 409,
   capacity_below_booked: 409,
   idempotency_conflict: 409,
+  hold_not_found: 404,
+  hold_expired: 410,
+  hold_not_active: 409,
+  hold_limit_reached: 409,
+  hold_extension_limit: 409,
   payload_too_large: 413,
   rate_limited: 429,
   database_unavailable: 503,
@@ -92,6 +102,13 @@ export const errors = {
     new AppError('capacity_below_booked', `Capacity cannot go below the ${bookedSeats} seats already booked`, { bookedSeats }),
   idempotencyConflict: () =>
     new AppError('idempotency_conflict', 'This Idempotency-Key was already used with a different request'),
+  holdNotFound: (holdId: number) => new AppError('hold_not_found', `Hold ${holdId} not found`),
+  holdExpired: (holdId: number) => new AppError('hold_expired', `Hold ${holdId} has expired; its seats are free again`),
+  holdNotActive: (holdId: number, status: string) => new AppError('hold_not_active', `Hold ${holdId} is ${status}, not active`, { status }),
+  holdLimitReached: (limit: number, heldSeats: number) =>
+    new AppError('hold_limit_reached', `At most ${limit} seats held per event; you hold ${heldSeats}`, { heldSeats }),
+  holdExtensionLimit: (maxExtensions: number) =>
+    new AppError('hold_extension_limit', `A hold may be extended at most ${maxExtensions} time${maxExtensions === 1 ? '' : 's'}`),
   payloadTooLarge: () => new AppError('payload_too_large', 'Request body too large'),
   /**
    * The database could not be reached. A change sent meanwhile may or may not have been made (the

@@ -76,6 +76,12 @@ export function createMetrics() {
     'Booking attempts by result',
     ['confirmed', 'sold_out', 'cancelled'].map((result) => ({ result })),
   );
+  // result: created, replayed, confirmed, released, expired, extended, or the error code that refused it (sold_out, hold_limit_reached, …)
+  const holds = new Counter(
+    'seatwatch_holds_total',
+    'Hold operations by result',
+    ['created', 'confirmed', 'released', 'expired', 'sold_out'].map((result) => ({ result })),
+  );
   const httpRequests = new Counter('seatwatch_http_requests_total', 'HTTP requests by method, route and status');
   const httpDuration = new Histogram('seatwatch_http_request_duration_seconds', 'HTTP request duration in seconds', [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
@@ -84,6 +90,7 @@ export function createMetrics() {
   return {
     wsMessagesSent,
     bookings,
+    holds,
     httpRequests,
     httpDuration,
     addGauge(gauge: GaugeSource) {
@@ -92,7 +99,7 @@ export function createMetrics() {
     render(): string {
       const lines: string[] = [];
       for (const gauge of gauges) lines.push(`# HELP ${gauge.name} ${gauge.help}`, `# TYPE ${gauge.name} gauge`, `${gauge.name} ${gauge.read()}`);
-      lines.push(...wsMessagesSent.render(), ...bookings.render(), ...httpRequests.render(), ...httpDuration.render());
+      lines.push(...wsMessagesSent.render(), ...bookings.render(), ...holds.render(), ...httpRequests.render(), ...httpDuration.render());
       return lines.join('\n') + '\n';
     },
   };

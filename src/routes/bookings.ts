@@ -5,7 +5,7 @@ import { authPlugin } from '../lib/auth-plugin';
 import { bookSeats, cancelBooking, getBooking, listBookings } from '../services/booking';
 import { bodyErrors, bookingList, bookingResult, createBookingBody, errorAnswers, idempotencyHeaders, idParams, seatsResult } from './schemas';
 
-export function bookingRoutes({ database, tokens, seatFeed, metrics }: AppDeps) {
+export function bookingRoutes({ database, tokens, seatFeed, holdSweeper, metrics }: AppDeps) {
   return new Elysia({ prefix: '/api/bookings', tags: ['Bookings'] })
     .use(authPlugin(tokens))
     .post(
@@ -17,7 +17,7 @@ export function bookingRoutes({ database, tokens, seatFeed, metrics }: AppDeps) 
             eventId: body.eventId,
             quantity: body.quantity,
             idempotencyKey: headers['idempotency-key'],
-          });
+          }, holdSweeper.releaseExpired);
           metrics.bookings.inc({ result: result.replayed ? 'replayed' : 'confirmed' });
           return status(result.replayed ? 200 : 201, { booking: result.booking, availableSeats: result.availableSeats });
         } catch (error) {

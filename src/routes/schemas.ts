@@ -4,6 +4,7 @@ import { isStorableInstant, isStorableText, MAX_ROW_ID, STORABLE_INSTANT_RULE, S
 import type { PublicUser } from '../services/auth';
 import type { PublicBooking } from '../services/booking';
 import type { PublicEvent } from '../services/event';
+import type { PublicHold } from '../services/hold';
 
 /**
  * The REST contract: what each route accepts and answers. Routes validate with these, the
@@ -73,6 +74,8 @@ export const createBookingBody = z.object({
   quantity: z.number().int().min(1).max(10).default(1),
 });
 
+export const createHoldBody = createBookingBody;
+
 export const idempotencyHeaders = z.looseObject({
   'idempotency-key': z.string().min(1).max(255).optional(),
 });
@@ -94,7 +97,8 @@ export const event = z
     venue: z.string(),
     startsAt: dateTime(),
     capacity: z.number().int(),
-    availableSeats: z.number().int().meta({ description: 'Never below 0, never above capacity' }),
+    availableSeats: z.number().int().meta({ description: 'capacity − booked − held: never below 0' }),
+    heldSeats: z.number().int().meta({ description: 'Seats in active holds (neither available nor booked)' }),
     status: z.enum(['draft', 'published']),
     organizerId: z.number().int(),
     version: z.number().int().meta({ description: 'Bumped by one with every seat change; orders the WebSocket feed' }),
@@ -113,6 +117,20 @@ export const booking = z
   })
   .meta({ id: 'Booking' }) satisfies z.ZodType<PublicBooking>;
 
+export const hold = z
+  .object({
+    id: z.number().int(),
+    eventId: z.number().int(),
+    userId: z.number().int(),
+    quantity: z.number().int(),
+    status: z.enum(['active', 'confirmed', 'released', 'expired']),
+    expiresAt: dateTime().meta({ description: 'When the seats come back unless confirmed, by the database clock' }),
+    createdAt: dateTime(),
+    extensions: z.number().int().meta({ description: 'Times extended so far (at most HOLD_MAX_EXTENSIONS)' }),
+    bookingId: z.number().int().nullable().meta({ description: 'The booking it became, once confirmed' }),
+  })
+  .meta({ id: 'Hold' }) satisfies z.ZodType<PublicHold>;
+
 export const authResult = z.object({
   token: z.string().meta({ description: 'JWT for `Authorization: Bearer …` and `?token=` on WebSockets' }),
   user,
@@ -124,6 +142,9 @@ export const eventList = z.object({ events: z.array(event) });
 export const bookingResult = z.object({ booking });
 export const bookingList = z.object({ bookings: z.array(booking) });
 export const seatsResult = z.object({ booking, availableSeats: z.number().int() });
+export const holdResult = z.object({ hold });
+export const holdList = z.object({ holds: z.array(hold) });
+export const heldSeatsResult = z.object({ hold, availableSeats: z.number().int() });
 export const health = (status: 'ok' | 'unavailable') => z.object({ status: z.literal(status) });
 
 const errorBody = z
@@ -138,6 +159,7 @@ const errorBody = z
         .meta({ description: 'validation_error only: one entry per field problem' }),
       availableSeats: z.number().int().optional().meta({ description: 'sold_out only: seats left' }),
       bookedSeats: z.number().int().optional().meta({ description: 'capacity_below_booked only: seats already booked' }),
+      heldSeats: z.number().int().optional().meta({ description: 'hold_limit_reached only: seats the caller already holds on the event' }),
     }),
   })
   .meta({ id: 'ErrorBody' });
@@ -157,6 +179,11 @@ const errorExamples: Record<ErrorCode, AppError> = {
   already_cancelled: errors.alreadyCancelled(7),
   capacity_below_booked: errors.capacityBelowBooked(12),
   idempotency_conflict: errors.idempotencyConflict(),
+  hold_not_found: errors.holdNotFound(7),
+  hold_expired: errors.holdExpired(7),
+  hold_not_active: errors.holdNotActive(7, 'released'),
+  hold_limit_reached: errors.holdLimitReached(10, 8),
+  hold_extension_limit: errors.holdExtensionLimit(2),
   payload_too_large: errors.payloadTooLarge(),
   rate_limited: new AppError('rate_limited', 'Too many requests'),
   database_unavailable: errors.databaseUnavailable(),

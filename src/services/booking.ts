@@ -3,7 +3,10 @@ import { databaseErrorCode, type Database } from '../db/client';
 import { bookings, events, type BookingRow } from '../db/schema';
 import { errors } from '../lib/errors';
 import { seatStateColumns } from './event';
-import type { SeatChange, SeatChangeSql, SeatFeed } from './seat-feed';
+import type { SeatChange, SeatFeed } from './seat-feed';
+import type { ExpiredHoldRelease } from './hold';
+import { releaseExpiredHolds } from './hold-expiry';
+import { changedSeatsSelection, seatChangeOf, statementCache, type ChangedSeats } from './seat-statements';
 
 export interface PublicBooking {
   id: number;
@@ -48,13 +51,18 @@ const fingerprintOf = (request: BookingRequest) => `eventId=${request.eventId};q
  * row is locked only while that statement runs and commits. The seat change goes to the feed
  * inside the statement or, in-process, after the commit.
  */
-export async function bookSeats(db: Database, seatFeed: SeatFeed, request: BookingRequest): Promise<BookingResult> {
+export async function bookSeats(
+  db: Database,
+  seatFeed: SeatFeed,
+  request: BookingRequest,
+  releaseExpired: ExpiredHoldRelease = (eventId) => releaseExpiredHolds(db, seatFeed, { eventId }).then((released) => released.length),
+): Promise<BookingResult> {
   if (request.idempotencyKey !== undefined) {
     const replay = await findReplay(db, request);
     if (replay) return replay;
   }
   try {
-    const booked = await bookOrRefuse(db, seatFeed, request);
+    const booked = await bookOrRefuse(db, seatFeed, request, releaseExpired);
     const change = changeOf(booked, 'booking_created');
     seatFeed.committed(change);
     return { booking: toPublicBooking(booked.booking), availableSeats: change.availableSeats, replayed: false };
@@ -83,28 +91,9 @@ async function findReplay(db: Database, request: BookingRequest): Promise<Bookin
 }
 
 /** What a booking or cancellation statement returns: the booking and its event's seats after it. */
-type ChangedBooking = Pick<SeatChange, 'availableSeats' | 'capacity' | 'version'> & { booking: BookingRow };
+type ChangedBooking = ChangedSeats & { booking: BookingRow };
 
-const changeOf = (row: ChangedBooking, kind: SeatChange['kind']): SeatChange => ({
-  eventId: row.booking.eventId,
-  kind,
-  availableSeats: row.availableSeats,
-  capacity: row.capacity,
-  version: row.version,
-});
-
-/**
- * The select list of a statement that changes a booking and its event's seats: the booking, the
- * seats after the change and the feed's record of it. Referenced by the main query, the record
- * runs once per row changed, and only then; there is none when the feed records changes outside SQL.
- */
-function changedSeatsSelection<B, S extends Omit<SeatChangeSql, 'kind'>>(seatFeed: SeatFeed, kind: SeatChange['kind'], booking: B, seats: S) {
-  // Read field by field: a CTE's columns are getters, which a spread would not copy.
-  const { eventId, availableSeats, capacity, version } = seats;
-  const recorded = seatFeed.recordInStatement({ eventId, kind, availableSeats, capacity, version });
-  const selection: { booking: B; availableSeats: S['availableSeats']; capacity: S['capacity']; version: S['version'] } = { booking, availableSeats, capacity, version };
-  return { ...selection, ...(recorded && { recorded }) };
-}
+const changeOf = (row: ChangedBooking, kind: SeatChange['kind']): SeatChange => seatChangeOf(row.booking.eventId, kind, row);
 
 /**
  * The guard and the booking as one statement: a conditional UPDATE that takes the seats only if
@@ -134,28 +123,13 @@ function bookingStatement(db: Database, seatFeed: SeatFeed) {
   );
   return db
     .with(taken, booked)
-    .select(changedSeatsSelection(seatFeed, 'booking_created', booked._.selectedFields, taken))
+    .select(changedSeatsSelection(seatFeed, 'booking_created', 'booking', booked._.selectedFields, taken))
     .from(booked)
     .crossJoin(taken)
     .prepare('book_seats');
 }
 
 type BookingStatement = ReturnType<typeof bookingStatement>;
-
-/**
- * Statements are built once per database and feed, not per request: building one costs Drizzle a
- * few hundred microseconds of CPU, and prepared, PostgreSQL parses and plans it once per connection.
- */
-function statementCache<T>(build: (db: Database, seatFeed: SeatFeed) => T): (db: Database, seatFeed: SeatFeed) => T {
-  const built = new WeakMap<Database, WeakMap<SeatFeed, T>>();
-  return (db, seatFeed) => {
-    let byFeed = built.get(db);
-    if (!byFeed) built.set(db, (byFeed = new WeakMap()));
-    let statement = byFeed.get(seatFeed);
-    if (!statement) byFeed.set(seatFeed, (statement = build(db, seatFeed)));
-    return statement;
-  };
-}
 
 const bookingStatements = statementCache(bookingStatement);
 
@@ -172,19 +146,36 @@ async function bookIfAvailable(statement: BookingStatement, request: BookingRequ
 }
 
 /**
- * Books or throws why not. A refusal must rest on a state that justifies it: under READ
- * COMMITTED a cancellation may commit between the refused statement and the read that explains
- * it, so a read showing enough seats is not an answer — then the row is locked and the booking
- * tried once more, which can no longer be overtaken.
+ * Books or throws why not (takeSeatsOrRefuse): the prepared statement first; the same
+ * statement on the locked row when a refusal needs it.
  */
-async function bookOrRefuse(db: Database, seatFeed: SeatFeed, request: BookingRequest): Promise<ChangedBooking> {
-  const booked = await bookIfAvailable(bookingStatements(db, seatFeed), request);
-  if (booked) return booked;
-  refuseUnlessBookable(await readBookability(db, request.eventId, false), request);
+function bookOrRefuse(db: Database, seatFeed: SeatFeed, request: BookingRequest, releaseExpired: ExpiredHoldRelease): Promise<ChangedBooking> {
+  return takeSeatsOrRefuse(db, request, releaseExpired, (handle) => bookIfAvailable(handle === db ? bookingStatements(db, seatFeed) : bookingStatement(handle, seatFeed), request));
+}
+
+/**
+ * Runs `take` (a guarded statement that takes seats, or returns nothing when they are not there)
+ * or throws why not. A refusal must rest on a state that justifies it: under READ COMMITTED a
+ * cancellation may commit between the refused statement and the read that explains it, so a read
+ * showing enough seats is not an answer — then the row is locked and `take` tried once more, on
+ * the transaction, which can no longer be overtaken. Seats kept only by expired holds are freed
+ * before a buyer is refused for want of them. Bookings and holds both take seats this way.
+ */
+export async function takeSeatsOrRefuse<R>(
+  db: Database,
+  request: { eventId: number; quantity: number },
+  releaseExpired: ExpiredHoldRelease,
+  take: (handle: Database) => Promise<R | undefined>,
+): Promise<R> {
+  const taken = await take(db);
+  if (taken) return taken;
+  const event = await readBookability(db, request.eventId, false);
+  const tooFew = event?.status === 'published' && event.availableSeats < request.quantity;
+  if (!tooFew || (await releaseExpired(request.eventId)) === 0) refuseUnlessBookable(event, request);
   return db.transaction(async (tx) => {
     refuseUnlessBookable(await readBookability(tx, request.eventId, true), request);
-    const retried = await bookIfAvailable(bookingStatement(tx, seatFeed), request);
-    if (!retried) throw new Error(`booking guard refused event ${request.eventId} while its row was locked and bookable`);
+    const retried = await take(tx);
+    if (!retried) throw new Error(`seat guard refused event ${request.eventId} while its row was locked with the seats free`);
     return retried;
   });
 }
@@ -195,7 +186,7 @@ async function readBookability(db: Database, eventId: number, lockRow: boolean) 
   return event;
 }
 
-function refuseUnlessBookable(event: { status: string; availableSeats: number } | undefined, request: BookingRequest): void {
+function refuseUnlessBookable(event: { status: string; availableSeats: number } | undefined, request: { eventId: number; quantity: number }): void {
   if (!event || event.status !== 'published') throw errors.eventNotFound(request.eventId);
   if (event.availableSeats < request.quantity) throw errors.soldOut(event.availableSeats);
 }
@@ -243,7 +234,7 @@ function cancelStatement(db: Database, seatFeed: SeatFeed) {
   );
   return db
     .with(cancelled, returned)
-    .select(changedSeatsSelection(seatFeed, 'booking_cancelled', cancelled._.selectedFields, returned))
+    .select(changedSeatsSelection(seatFeed, 'booking_cancelled', 'booking', cancelled._.selectedFields, returned))
     .from(cancelled)
     .crossJoin(returned)
     .prepare('cancel_booking');

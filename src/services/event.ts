@@ -15,6 +15,7 @@ export interface PublicEvent {
   startsAt: string;
   capacity: number;
   availableSeats: number;
+  heldSeats: number;
   status: EventStatus;
   organizerId: number;
   version: number;
@@ -32,7 +33,13 @@ export interface NewEvent {
 export type EventPatch = Partial<NewEvent>;
 
 /** An event's seat state as columns, for every query and statement that reads or returns it. */
-export const seatStateColumns = { eventId: events.id, availableSeats: events.availableSeats, capacity: events.capacity, version: events.version };
+export const seatStateColumns = {
+  eventId: events.id,
+  availableSeats: events.availableSeats,
+  heldSeats: events.heldSeats,
+  capacity: events.capacity,
+  version: events.version,
+};
 
 export function toPublicEvent(row: EventRow): PublicEvent {
   return {
@@ -43,6 +50,7 @@ export function toPublicEvent(row: EventRow): PublicEvent {
     startsAt: row.startsAt.toISOString(),
     capacity: row.capacity,
     availableSeats: row.availableSeats,
+    heldSeats: row.heldSeats,
     status: row.status,
     organizerId: row.organizerId,
     version: row.version,
@@ -166,7 +174,7 @@ export async function updateEvent(
     if (!row) throw explainRefusedUpdate(current, userId);
     const changes: FeedChange[] = [];
     if (becomesDraft) changes.push({ kind: 'event_hidden', eventId, organizerId: row.organizerId, version: row.version });
-    if (capacityChanges) changes.push({ eventId, kind: 'seat_update', availableSeats: row.availableSeats, capacity: row.capacity, version: row.version });
+    if (capacityChanges) changes.push({ eventId, kind: 'seat_update', availableSeats: row.availableSeats, heldSeats: row.heldSeats, capacity: row.capacity, version: row.version });
     return { row, changes };
   });
 
@@ -176,5 +184,6 @@ export async function updateEvent(
 
 function explainRefusedUpdate(row: EventRow, userId: number) {
   if (row.organizerId !== userId) return row.status === 'draft' ? errors.eventNotFound(row.id) : errors.forbidden();
+  // Held seats count as taken: a hold may still become a booking.
   return errors.capacityBelowBooked(row.capacity - row.availableSeats);
 }

@@ -1,4 +1,4 @@
-import { seatStateOf, type SeatMessageType, type SeatStateFields } from '../protocol';
+import { seatMessageText, seatStateOf, type ReleaseReason, type SeatMessageType, type SeatStateFields } from '../protocol';
 import type { SeatChange } from './seat-feed';
 
 /**
@@ -89,6 +89,7 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
   /** The newest state handed out: to some slice already, or to all in the turns to come. Shared by the slices that hold it, never changed in place. */
   let latest: SeatStateFields | null = null;
   let latestKind: SeatMessageType = 'seat_update';
+  let latestReason: ReleaseReason | undefined;
   /** Built when a slice is first sent it: under a window most changes are overtaken before that. */
   let latestMessage: string | null = null;
   let cursor = 0;
@@ -125,7 +126,7 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
     const state = latest!;
     slice.sent = state;
     slice.sentAt = at;
-    latestMessage ??= JSON.stringify({ type: latestKind, ...state });
+    latestMessage ??= seatMessageText(latestKind, state, latestReason);
     publisher.publish(topics[index]!, latestMessage);
     metrics?.messagesSent(subscribersOf(index));
   }
@@ -208,9 +209,10 @@ export function createFanOutSlices(options: FanOutSlicesOptions) {
       if (latest && change.version <= latest.version) return;
       latest = seatStateOf(change);
       latestKind = change.kind;
+      latestReason = change.reason;
       latestMessage = null;
       if (coalesceMs === 0) {
-        batch.push({ state: latest, message: JSON.stringify({ type: change.kind, ...latest }) });
+        batch.push({ state: latest, message: seatMessageText(change.kind, latest, change.reason) });
         batchTimer ??= setTimeout(sendBatch, WINDOW_0_BATCH_MS);
         return;
       }

@@ -1,30 +1,40 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { DatabaseHandle } from '../db/client';
+import type { ReleaseReason } from '../protocol';
 import { describeError } from '../lib/error-description';
 import type { Logger } from '../lib/logger';
-import { createHandlerSet, type FeedChange, type FeedChangeSql, type SeatChange, type SeatFeed } from './seat-feed';
+import { createHandlerSet, isHoldNotice, type FeedChange, type FeedChangeSql, type SeatChange, type SeatFeed } from './seat-feed';
 
 export const SEAT_CHANNEL = 'seat_changes';
 
-const kinds: ReadonlySet<SeatChange['kind']> = new Set(['booking_created', 'booking_cancelled', 'seat_update']);
+const kinds: ReadonlySet<SeatChange['kind']> = new Set(['booking_created', 'booking_cancelled', 'seats_held', 'seats_released', 'seat_update']);
+const reasons: ReadonlySet<string> = new Set(['released', 'expired']);
+const noticeKinds: ReadonlySet<string> = new Set(['hold_expiring', 'hold_expired']);
 
 /**
- * `eventId,kind,availableSeats,capacity,version` for a seat change, `eventId,event_hidden,organizerId,version`
- * for a move to draft: ids and numbers only, a few dozen bytes. Built by PostgreSQL, so a
- * statement can notify from the very columns it just wrote.
+ * `eventId,kind,availableSeats,heldSeats,capacity,version,reason` for a seat change (reason empty
+ * but for a release), `eventId,event_hidden,organizerId,version` for a move to draft,
+ * `eventId,hold_expiring|hold_expired,userId,holdId,expiresAtMs` for a hold's owner: ids and
+ * numbers only, a few dozen bytes. Built by PostgreSQL, so a statement can notify from the very
+ * columns it just wrote.
  */
 export function encodeSeatChange(change: FeedChangeSql): SQL {
   if (change.kind === 'event_hidden') {
     const { eventId, kind, organizerId, version } = change;
     return sql`concat_ws(',', ${eventId}::text, ${kind}::text, ${organizerId}::text, ${version}::text)`;
   }
-  const { eventId, kind, availableSeats, capacity, version } = change;
-  return sql`concat_ws(',', ${eventId}::text, ${kind}::text, ${availableSeats}::text, ${capacity}::text, ${version}::text)`;
+  if (isHoldNotice(change)) {
+    const { eventId, kind, userId, holdId, expiresAtMs } = change;
+    return sql`concat_ws(',', ${eventId}::text, ${kind}::text, ${userId}::text, ${holdId}::text, ${expiresAtMs}::text)`;
+  }
+  const { eventId, kind, availableSeats, heldSeats, capacity, version, reason } = change;
+  return sql`concat_ws(',', ${eventId}::text, ${kind}::text, ${availableSeats}::text, ${heldSeats}::text, ${capacity}::text, ${version}::text, ${reason ?? ''}::text)`;
 }
 
 const notifySeatChange = (change: FeedChangeSql) => sql`pg_notify(${SEAT_CHANNEL}, ${encodeSeatChange(change)})`;
 
 const wholeNumber = (text: string | undefined) => (text !== undefined && /^\d{1,10}$/.test(text) ? Number(text) : null);
+const epochMs = (text: string | undefined) => (text !== undefined && /^\d{1,15}$/.test(text) ? Number(text) : null);
 
 export function decodeSeatChange(payload: string): FeedChange | null {
   const fields = payload.split(',');
@@ -33,11 +43,22 @@ export function decodeSeatChange(payload: string): FeedChange | null {
     if (fields.length !== 4 || eventId == null || organizerId == null || version == null) return null;
     return { eventId, kind: 'event_hidden', organizerId, version };
   }
-  if (fields.length !== 5) return null;
+  if (noticeKinds.has(fields[1]!)) {
+    const [eventId, userId, holdId] = [fields[0], fields[2], fields[3]].map(wholeNumber);
+    const expiresAtMs = epochMs(fields[4]);
+    if (fields.length !== 5 || eventId == null || userId == null || holdId == null || expiresAtMs == null) return null;
+    return { eventId, kind: fields[1] as 'hold_expiring' | 'hold_expired', userId, holdId, expiresAtMs };
+  }
+  if (fields.length !== 7) return null;
   const kind = fields[1] as SeatChange['kind'];
-  const [eventId, availableSeats, capacity, version] = [fields[0], fields[2], fields[3], fields[4]].map(wholeNumber);
-  if (!kinds.has(kind) || eventId == null || availableSeats == null || capacity == null || version == null) return null;
-  return { eventId, kind, availableSeats, capacity, version };
+  const reason = fields[6]!;
+  // A release says why; no other change does.
+  const reasonFits = kind === 'seats_released' ? reasons.has(reason) : reason === '';
+  const [eventId, availableSeats, heldSeats, capacity, version] = [fields[0], fields[2], fields[3], fields[4], fields[5]].map(wholeNumber);
+  if (!kinds.has(kind) || !reasonFits || eventId == null || availableSeats == null || heldSeats == null || capacity == null || version == null) return null;
+  const change: SeatChange = { eventId, kind, availableSeats, heldSeats, capacity, version };
+  if (kind === 'seats_released') change.reason = reason as ReleaseReason;
+  return change;
 }
 
 export interface PostgresSeatFeedOptions {
@@ -84,7 +105,7 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
       return;
     }
     const hiddenAt = hidingsUnheard.get(change.eventId);
-    if (hiddenAt !== undefined && change.version >= hiddenAt) hidingsUnheard.delete(change.eventId);
+    if (hiddenAt !== undefined && 'version' in change && change.version >= hiddenAt) hidingsUnheard.delete(change.eventId);
     handlers.emit(change);
   }
 
@@ -129,7 +150,8 @@ export async function createPostgresSeatFeed(database: DatabaseHandle, options: 
     // no version tells its repeat apart, which could then remove a watcher who subscribed again
     // after the event was published again in between.
     committed(change) {
-      if (!options.deliverOwnCommitsAtOnce) return;
+      // A notice has no version to tell its repeat apart: it travels only as its notification.
+      if (!options.deliverOwnCommitsAtOnce || isHoldNotice(change)) return;
       if (change.kind === 'event_hidden') hidingsUnheard.set(change.eventId, change.version);
       else if (!hidingsUnheard.has(change.eventId)) handlers.emit(change);
     },

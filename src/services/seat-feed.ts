@@ -1,10 +1,13 @@
 import type { SQL, SQLWrapper } from 'drizzle-orm';
 import { describeError } from '../lib/error-description';
 import { createLogger, type Logger } from '../lib/logger';
-import type { SeatMessageType, SeatStateFields } from '../protocol';
+import type { ReleaseReason, SeatMessageType, SeatStateFields } from '../protocol';
 
-/** A committed change of an event's seats: full state, never a delta, so any one message can be rendered alone. */
-export type SeatChange = SeatStateFields & { kind: SeatMessageType };
+/**
+ * A committed change of an event's seats: full state, never a delta, so any one message can be
+ * rendered alone. `reason` only for `seats_released`.
+ */
+export type SeatChange = SeatStateFields & { kind: SeatMessageType; reason?: ReleaseReason };
 
 /**
  * The event became a draft: from now on only its organizer may watch it. Travels the seat
@@ -19,8 +22,26 @@ export interface EventHidden {
   version: number;
 }
 
+/**
+ * A message for one user's every connection, in whichever process holds them: a hold's owner is
+ * warned before it expires and told when its seats came back. Carried in order with the seat
+ * changes, so `hold_expired` never arrives before the `seats_released` of the same sweep.
+ */
+export interface HoldNotice {
+  kind: 'hold_expiring' | 'hold_expired';
+  eventId: number;
+  userId: number;
+  holdId: number;
+  /** The hold's expiry, ms since the epoch (what `hold_expiring` announces). */
+  expiresAtMs: number;
+}
+
 /** What the feed carries. */
-export type FeedChange = SeatChange | EventHidden;
+export type FeedChange = SeatChange | EventHidden | HoldNotice;
+
+export function isHoldNotice<C extends { kind: string }>(change: C): change is Extract<C, { kind: HoldNotice['kind'] }> {
+  return change.kind === 'hold_expiring' || change.kind === 'hold_expired';
+}
 
 /** A feed change whose fields (the kind apart) are columns of the statement that makes it, or plain values. */
 export type FeedChangeSql<C extends FeedChange = FeedChange> = C extends FeedChange

@@ -13,14 +13,15 @@ import type { TokenUser, VerifiedToken } from '../lib/tokens';
 import { admitMessage, createMessageRate, type MessageRate } from './connection-limits';
 import { createFanOutSlices, sliceCountFor, sliceOf, sliceTopic, type FanOutSlices, type Publisher } from './fan-out-slices';
 import type { ViewableSeatState } from './event';
-import type { EventHidden, FeedChange } from './seat-feed';
+import { isHoldNotice, type EventHidden, type FeedChange, type HoldNotice } from './seat-feed';
 import { watchTokenExpiry, type TokenExpiry } from './token-expiry';
 
 /**
- * The WebSocket manager: the only holder of sockets. It keeps who is connected (`clients`),
- * who watches what (`subscribersByEvent`, beside which a subscription is recorded only in Bun's
- * topic), and hands each committed seat change from the feed to the event's fan-out
- * (fan-out-slices.ts), which writes it with Bun's native pub/sub. The limits of one connection
+ * The WebSocket manager: the only holder of sockets. It keeps who is connected (`clients`, and
+ * by user in `clientsByUser`, for the messages to one user), who watches what
+ * (`subscribersByEvent`, beside which a subscription is recorded only in Bun's topic), and hands
+ * each committed seat change from the feed to the event's fan-out (fan-out-slices.ts), which
+ * writes it with Bun's native pub/sub. The limits of one connection
  * are connection-limits.ts's, the end of its token token-expiry.ts's (moved by `refresh_token`).
  */
 
@@ -110,6 +111,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   const sliceCount = sliceCountFor(coalesceMs, options.fanOutInSlices ?? false);
 
   const clients = new Map<string, ClientState>();
+  const clientsByUser = new Map<number, Set<ClientState>>();
   const subscribersByEvent = new Map<number, Set<string>>();
   const feedByEvent = new Map<number, EventFeedState>();
   let publisher: Publisher | null = null;
@@ -171,6 +173,9 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
       queue: Promise.resolve(),
     };
     clients.set(client.clientId, client);
+    let ofUser = clientsByUser.get(user.id);
+    if (!ofUser) clientsByUser.set(user.id, (ofUser = new Set()));
+    ofUser.add(client);
     socket.data.clientId = client.clientId;
     return client;
   }
@@ -341,11 +346,24 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
    * does not bump it): it removes the event's other watchers at once.
    */
   function handleSeatChange(change: FeedChange): void {
+    if (isHoldNotice(change)) return tellOwner(change);
     // Untracked: nobody here watches or is reading it, and the next reader sees this change in the database.
     const feed = feedByEvent.get(change.eventId);
     if (!feed) return;
     if (change.kind === 'event_hidden') return hideFromAllButOrganizer(feed, change);
     feed.slices.deliver(change);
+  }
+
+  /** A hold's fate, to every connection its owner has here (the other processes tell theirs). */
+  function tellOwner(notice: HoldNotice): void {
+    const owned = clientsByUser.get(notice.userId);
+    if (!owned) return;
+    const { holdId, eventId } = notice;
+    const message: ServerMessage =
+      notice.kind === 'hold_expiring'
+        ? { type: 'hold_expiring', holdId, eventId, expiresAt: new Date(notice.expiresAtMs).toISOString() }
+        : { type: 'hold_expired', holdId, eventId };
+    for (const client of owned) send(client, message);
   }
 
   /**
@@ -460,16 +478,19 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     client.closing = true;
     for (const eventId of eventsWatchedBy(client)) detachSubscription(client, eventId);
     clients.delete(client.clientId);
+    const ofUser = clientsByUser.get(client.userId);
+    ofUser?.delete(client);
+    if (ofUser?.size === 0) clientsByUser.delete(client.userId);
     client.tokenExpiry.stop();
   }
 
   /** Users whose accounts are gone: each of their connections hears `unauthorized`, then 4401. */
   function disconnectUsers(userIds: Iterable<number>): void {
-    const gone = new Set(userIds);
-    for (const client of clients.values()) {
-      if (!gone.has(client.userId)) continue;
-      sendError(client, 'unauthorized', 'The account for this token no longer exists');
-      closeClient(client, WS_CLOSE.unauthorized, 'unauthorized');
+    for (const userId of new Set(userIds)) {
+      for (const client of clientsByUser.get(userId) ?? []) {
+        sendError(client, 'unauthorized', 'The account for this token no longer exists');
+        closeClient(client, WS_CLOSE.unauthorized, 'unauthorized');
+      }
     }
   }
 
@@ -500,7 +521,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     watchedEventIds: () => [...feedByEvent.keys()],
     disconnectUsers,
     /** Every user with an open connection here. */
-    connectedUserIds: () => new Set(Array.from(clients.values(), (client) => client.userId)),
+    connectedUserIds: () => new Set(clientsByUser.keys()),
     closeAll,
     stop,
     stats: () => ({ connections: clients.size, subscriptions: [...subscribersByEvent.values()].reduce((sum, set) => sum + set.size, 0) }),

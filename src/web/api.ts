@@ -5,8 +5,9 @@ import type { WS_LIMITS } from '../protocol';
 import type { PublicUser } from '../services/auth';
 import type { PublicBooking } from '../services/booking';
 import type { PublicEvent } from '../services/event';
+import type { PublicHold } from '../services/hold';
 
-export type { PublicBooking, PublicEvent, PublicUser };
+export type { PublicBooking, PublicEvent, PublicHold, PublicUser };
 
 /** The spec's error body, thrown as one type. */
 export class ApiError extends Error {
@@ -70,6 +71,14 @@ export function createApi(currentToken: () => string | null) {
     book: (eventId: number, quantity: number) =>
       dataOf(() => api.bookings.post({ eventId, quantity }, { headers: { 'idempotency-key': idempotencyKey() } })),
     cancel: (bookingId: number) => dataOf(() => api.bookings({ id: bookingId }).delete()),
+    holds: () => dataOf(() => api.holds.get()),
+    holdById: (holdId: number) => dataOf(() => api.holds({ id: holdId }).get()),
+    // As for Book: a fresh key per click, so a retried request never holds twice.
+    hold: (eventId: number, quantity: number) =>
+      dataOf(() => api.holds.post({ eventId, quantity }, { headers: { 'idempotency-key': idempotencyKey() } })),
+    confirmHold: (holdId: number) => dataOf(() => api.holds({ id: holdId }).confirm.post()),
+    extendHold: (holdId: number) => dataOf(() => api.holds({ id: holdId }).extend.post()),
+    releaseHold: (holdId: number) => dataOf(() => api.holds({ id: holdId }).delete()),
   };
 }
 

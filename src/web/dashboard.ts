@@ -1,6 +1,7 @@
 /**
  * The dashboard page (SPEC §6): sign in, watch every event's seats live over one WebSocket
- * (the client library), book and cancel through the REST API. The socket's token source
+ * (the client library), book and cancel through the REST API, hold seats and confirm, extend or
+ * release the holds (holds.ts). The socket's token source
  * refreshes the signed-in token, so a page left open outlives the token it signed in with.
  */
 import { createSeatwatchClient, type ConnectionStateChange, type SeatwatchClient } from '../client';
@@ -9,6 +10,7 @@ import { createBookingsView } from './bookings-view';
 import { createConnectionIndicator } from './connection-indicator';
 import { required } from './dom';
 import { createEventsView } from './events-view';
+import { createHolds } from './holds';
 import { createMessageLog } from './message-log';
 import { createNotice } from './notice';
 import { session } from './session';
@@ -27,8 +29,9 @@ const accountName = required('[data-account-name]');
 
 const seatsWord = (count: number) => `${count} ${count === 1 ? 'seat' : 'seats'}`;
 
-const eventsView = createEventsView(required('[data-events]'), { book });
+const eventsView = createEventsView(required('[data-events]'), { book, hold: (eventId, quantity) => void holds.hold(eventId, quantity) });
 const bookingsView = createBookingsView(required('[data-bookings]'), { cancel, eventName: (eventId) => eventsView.nameOf(eventId) });
+const holds = createHolds(required('[data-holds]'), { api, notice, eventsView, handleFailure, refreshBookings });
 
 let live: SeatwatchClient | null = null;
 let signedInUser: PublicUser | null = null;
@@ -41,6 +44,7 @@ function showSignIn(message?: string): void {
   signedInUser = null;
   live?.close();
   live = null;
+  holds.clear();
   showConnection({ state: 'closed' });
   dashboardView.hidden = true;
   account.hidden = true;
@@ -75,7 +79,7 @@ async function enterDashboard(user: PublicUser): Promise<void> {
     const { events } = await api.events();
     eventsView.render(events);
     watchLive(events.map((event) => event.id));
-    await refreshBookings();
+    await Promise.all([refreshBookings(), holds.refresh()]);
   } catch (error) {
     handleFailure(error, 'Could not load the events.');
   }
@@ -91,9 +95,14 @@ function watchLive(eventIds: number[]): void {
     if (change.state !== change.previous) messageLog.note(`connection: ${change.state}${change.closeCode ? ` (close ${change.closeCode})` : ''}`);
     if (change.state === 'closed' && change.closedReason === 'unauthorized') signOut('Your session has expired. Please sign in again.');
     // Bookings made elsewhere while we were away show up too.
-    if (change.state === 'open' && change.previous === 'reconnecting') void refreshBookings().catch(() => {});
+    if (change.state === 'open' && change.previous === 'reconnecting') {
+      void refreshBookings().catch(() => {});
+      // A hold_expired sent while we were away is not sent again: the list is read afresh.
+      void holds.refresh().catch(() => {});
+    }
   });
   client.onSeats((eventId, seats) => eventsView.updateSeats(eventId, seats));
+  client.onHold((message) => holds.heard(message));
   client.onMessage((message, rawText) => messageLog.message(message.type, rawText));
   // The connection carries on until its token's expiry, then reconnects with a fresh one.
   client.onTokenRefreshError((error) => messageLog.note(`token refresh failed (${error.reason}); reconnecting at ${error.expiresAt}`));
@@ -109,7 +118,9 @@ async function refreshBookings(): Promise<void> {
 // Seat messages say nothing of who booked, so bookings this user made on another device or tab
 // show up when this one is looked at again.
 document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'visible' && signedInUser) void refreshBookings().catch(() => {});
+  if (document.visibilityState !== 'visible' || !signedInUser) return;
+  void refreshBookings().catch(() => {});
+  void holds.refresh().catch(() => {});
 });
 
 async function book(eventId: number, quantity: number): Promise<void> {

@@ -1,5 +1,6 @@
 /**
- * The event cards: live seat counts, the sold-out state, and Book with a quantity. When a live
+ * The event cards: live seat counts (available, and held in someone's cart), the sold-out state,
+ * and Book or Hold with a quantity. When a live
  * update leaves fewer seats than the quantity picked, the card says so and no quantity is
  * picked until the user picks one (Book waits): Book never books a number the user did not choose.
  */
@@ -10,11 +11,14 @@ export const MAX_SEATS_PER_BOOKING = 10;
 
 export interface SeatCount {
   availableSeats: number;
+  /** Seats in active holds: not available, not booked yet. */
+  heldSeats: number;
   capacity: number;
 }
 
 export interface EventsViewActions {
   book(eventId: number, quantity: number): void;
+  hold(eventId: number, quantity: number): void;
 }
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
@@ -39,14 +43,24 @@ export function createEventsView(container: HTMLElement, actions: EventsViewActi
     for (let count = 1; count <= MAX_SEATS_PER_BOOKING; count++) quantity.append(h('option', { value: count, selected: count === 1 }, String(count)));
     const pickNotice = h('p', { class: 'pick-notice', 'data-pick-notice': true, role: 'alert', hidden: true });
     const onSale = event.status === 'published';
+    const holdButton = h(
+      'button',
+      { type: 'button', class: 'button button-quiet', 'data-action': 'hold', 'aria-label': `Hold seats for ${event.name}`, title: 'Keep the seats for a while, then confirm' },
+      'Hold',
+    );
     const form = h(
       'form',
       { class: 'book-form', 'aria-label': `Book seats for ${event.name}` },
       h('label', { class: 'quantity-label', for: quantityId }, 'Seats'),
       quantity,
       h('button', { type: 'submit', class: 'button button-primary', 'data-action': 'book', 'aria-label': `Book seats for ${event.name}` }, 'Book'),
+      holdButton,
       pickNotice,
     );
+    holdButton.addEventListener('click', () => {
+      if (quantity.value === NOT_PICKED) return;
+      actions.hold(event.id, Number(quantity.value));
+    });
     form.addEventListener('submit', (submitted) => {
       submitted.preventDefault();
       if (quantity.value === NOT_PICKED) return;
@@ -55,7 +69,7 @@ export function createEventsView(container: HTMLElement, actions: EventsViewActi
     quantity.addEventListener('change', () => {
       unmetPicks.delete(event.id);
       pickNotice.hidden = true;
-      updateBookButton(element);
+      updateActionButtons(element);
     });
 
     const element: HTMLElement = h(
@@ -75,8 +89,19 @@ export function createEventsView(container: HTMLElement, actions: EventsViewActi
         { class: 'seat-line' },
         h('span', { class: 'seat-count', 'data-available-seats': true, 'aria-live': 'polite' }, String(event.availableSeats)),
         h('span', { class: 'seat-caption', 'data-seat-caption': true }),
+        h(
+          'span',
+          { class: 'held-line', 'data-held-line': true, title: 'Seats in carts: they come back if not confirmed in time' },
+          h('span', { class: 'held-count', 'data-held-seats': true, 'aria-live': 'polite' }, String(event.heldSeats)),
+          ' held',
+        ),
       ),
-      h('div', { class: 'meter', 'aria-hidden': 'true' }, h('span', { class: 'meter-fill', 'data-meter': true })),
+      h(
+        'div',
+        { class: 'meter', 'aria-hidden': 'true' },
+        h('span', { class: 'meter-fill', 'data-meter': true }),
+        h('span', { class: 'meter-held', 'data-meter-held': true }),
+      ),
       onSale ? form : h('p', { class: 'event-note' }, 'Not on sale yet: only you, the organizer, can see this draft.'),
     );
     return element;
@@ -96,8 +121,15 @@ export function createEventsView(container: HTMLElement, actions: EventsViewActi
     element.querySelector('[data-seat-caption]')!.textContent = soldOut
       ? `All ${seats.capacity} seats are taken`
       : `of ${seats.capacity} ${seatsWord(seats.capacity)} left${low ? ' — going fast' : ''}`;
-    const taken = seats.capacity === 0 ? 1 : (seats.capacity - seats.availableSeats) / seats.capacity;
-    element.querySelector<HTMLElement>('[data-meter]')!.style.width = `${Math.round(taken * 100)}%`;
+    const booked = seats.capacity === 0 ? 1 : (seats.capacity - seats.availableSeats - seats.heldSeats) / seats.capacity;
+    const held = seats.capacity === 0 ? 0 : seats.heldSeats / seats.capacity;
+    element.querySelector<HTMLElement>('[data-meter]')!.style.width = `${Math.round(booked * 100)}%`;
+    element.querySelector<HTMLElement>('[data-meter-held]')!.style.width = `${Math.round(held * 100)}%`;
+    const heldCount = element.querySelector<HTMLElement>('[data-held-seats]')!;
+    const heldChanged = heldCount.textContent !== String(seats.heldSeats);
+    heldCount.textContent = String(seats.heldSeats);
+    element.classList.toggle('has-held', seats.heldSeats > 0);
+    if (heldChanged) flash(heldCount, 'just-changed');
 
     const quantity = element.querySelector<HTMLSelectElement>('select[name="quantity"]');
     const button = element.querySelector<HTMLButtonElement>('[data-action="book"]');
@@ -107,7 +139,7 @@ export function createEventsView(container: HTMLElement, actions: EventsViewActi
       else keepPick(eventId, element, quantity, seats.availableSeats);
       quantity.disabled = soldOut;
       button.textContent = soldOut ? 'Sold out' : 'Book';
-      updateBookButton(element);
+      updateActionButtons(element);
     }
     if (changed) flash(count, 'just-changed');
   }
@@ -131,11 +163,13 @@ export function createEventsView(container: HTMLElement, actions: EventsViewActi
     notice.hidden = false;
   }
 
-  function updateBookButton(element: HTMLElement): void {
+  function updateActionButtons(element: HTMLElement): void {
     const quantity = element.querySelector<HTMLSelectElement>('select[name="quantity"]');
     const button = element.querySelector<HTMLButtonElement>('[data-action="book"]');
     if (!quantity || !button) return;
+    const hold = element.querySelector<HTMLButtonElement>('[data-action="hold"]');
     button.disabled = element.classList.contains('is-sold-out') || element.classList.contains('is-busy') || quantity.value === NOT_PICKED;
+    if (hold) hold.disabled = button.disabled;
   }
 
   return {
@@ -164,8 +198,9 @@ export function createEventsView(container: HTMLElement, actions: EventsViewActi
       const button = element?.querySelector<HTMLButtonElement>('[data-action="book"]');
       if (!element || !button) return;
       element.classList.toggle('is-busy', busy);
-      updateBookButton(element);
+      updateActionButtons(element);
       button.setAttribute('aria-busy', String(busy));
+      element.querySelector('[data-action="hold"]')?.setAttribute('aria-busy', String(busy));
     },
     nameOf(eventId: number): string {
       return eventsById.get(eventId)?.name ?? `Event #${eventId}`;

@@ -14,7 +14,7 @@ test('backoff: full jitter under a ceiling that doubles per attempt and stops at
 
 test('seat versions: an update at or below the last version seen is dropped', () => {
   const versions = createSeatVersions();
-  const state = (version: number, availableSeats = 50 - version) => ({ eventId: 1, availableSeats, capacity: 50, version });
+  const state = (version: number, availableSeats = 50 - version) => ({ eventId: 1, availableSeats, heldSeats: 0, capacity: 50, version });
   expect(versions.accept(state(3), true)).toBe(true);
   expect(versions.accept(state(5), false)).toBe(true);
   expect(versions.accept(state(4), false)).toBe(false);
@@ -26,7 +26,7 @@ test('seat versions: an update at or below the last version seen is dropped', ()
 
 test('seat versions: the first snapshot on a new connection is the truth even when the database went back', () => {
   const versions = createSeatVersions();
-  const state = (version: number) => ({ eventId: 7, availableSeats: 10, capacity: 10, version });
+  const state = (version: number) => ({ eventId: 7, availableSeats: 10, heldSeats: 0, capacity: 10, version });
   versions.accept(state(9), true);
   versions.expectSnapshots([7]);
   expect(versions.accept(state(9), true)).toBe(false);

@@ -34,6 +34,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   watcher?.process.kill();
+  holdWatcher?.process.kill();
   await server.stop();
   rmSync(workDir, { recursive: true, force: true });
 });
@@ -77,10 +78,12 @@ interface RunningCommand {
   process: ReturnType<typeof Bun.spawn>;
   lines: string[];
   nextLines(count: number, timeoutMs?: number): Promise<string[]>;
+  /** Lines printed and not yet taken by nextLines. */
+  unread(): string[];
 }
 
 let watcher: RunningCommand | undefined;
-let watcherCursor = 0;
+let holdWatcher: RunningCommand | undefined;
 
 function startCommand(name: string): RunningCommand {
   const child = Bun.spawn(['bash', '-c', forThisServer(block('command', name).text)], {
@@ -90,6 +93,7 @@ function startCommand(name: string): RunningCommand {
     stderr: 'inherit',
   });
   const lines: string[] = [];
+  let cursor = 0;
   let ended = false;
   const wakers = new Set<() => void>();
   void (async () => {
@@ -111,10 +115,10 @@ function startCommand(name: string): RunningCommand {
     nextLines(count, timeoutMs = 5000) {
       return new Promise((resolve, reject) => {
         const check = () => {
-          if (lines.length >= watcherCursor + count) {
+          if (lines.length >= cursor + count) {
             cleanup();
-            const taken = lines.slice(watcherCursor, watcherCursor + count);
-            watcherCursor += count;
+            const taken = lines.slice(cursor, cursor + count);
+            cursor += count;
             resolve(taken);
           } else if (ended) {
             cleanup();
@@ -123,7 +127,7 @@ function startCommand(name: string): RunningCommand {
         };
         const timer = setTimeout(() => {
           cleanup();
-          reject(new Error(`${name} printed ${JSON.stringify(lines.slice(watcherCursor))} within ${timeoutMs} ms, expected ${count} more lines`));
+          reject(new Error(`${name} printed ${JSON.stringify(lines.slice(cursor))} within ${timeoutMs} ms, expected ${count} more lines`));
         }, timeoutMs);
         const cleanup = () => {
           clearTimeout(timer);
@@ -133,6 +137,7 @@ function startCommand(name: string): RunningCommand {
         check();
       });
     },
+    unread: () => lines.slice(cursor),
   };
 }
 
@@ -184,7 +189,34 @@ describe('README quick start', () => {
   }, 20_000);
 
   test('the watcher printed nothing the README does not show', async () => {
-    expect(watcher!.lines).toHaveLength(watcherCursor);
+    expect(watcher!.unread()).toEqual([]);
+  });
+});
+
+describe('README: sell with holds', () => {
+  test('the watcher started again: greeting, then the snapshot after the 5-minute test', async () => {
+    watcher?.process.kill();
+    holdWatcher = startCommand('watch-holds');
+    expectPrinted('watch-holds', await holdWatcher.nextLines(2, 10_000));
+  }, 20_000);
+
+  test('Alice holds two seats: the hold, and the watcher sees them held', async () => {
+    const printed = await runCommand('hold');
+    expectPrinted('hold', [printed]);
+    const { hold } = JSON.parse(printed);
+    expect(Date.parse(hold.expiresAt) - Date.parse(hold.createdAt)).toBe(600_000);
+    expectPrinted('held-update', await holdWatcher!.nextLines(1));
+  }, 20_000);
+
+  test('confirming books them: the booking, and the watcher sees held become booked', async () => {
+    expectPrinted('confirm', [await runCommand('confirm')]);
+    expectPrinted('confirm-update', await holdWatcher!.nextLines(1));
+  }, 20_000);
+
+  test('the watcher printed nothing the README does not show', async () => {
+    await Bun.sleep(200);
+    expect(holdWatcher!.unread()).toEqual([]);
+    holdWatcher!.process.kill();
   });
 });
 

@@ -29,7 +29,8 @@ if (!usingPostgres()) {
     );
     expect(failure).toBeInstanceOf(Error);
     expect(isDatabaseUnreachable(failure)).toBe(false);
-  });
+    // Opening PGlite takes seconds on a busy machine.
+  }, 30_000);
 } else {
   describe('PostgreSQL behind a proxy that is cut and restored', () => {
     let proxy: TcpProxy;

@@ -120,7 +120,7 @@ describe('Postman: /openapi/json through openapi-to-postmanv2 and newman', () =>
     for (const item of requestItems(collection.item)) expect({ name: item.name, host: item.request!.url.host }).toEqual({ name: item.name, host: ['{{baseUrl}}'] });
   });
 
-  test("README's 5-minute test, run by newman from the converted collection: every step answers as the README shows", async () => {
+  test("README's 5-minute test and its holds, run by newman from the converted collection: every step answers as the README shows", async () => {
     const steps = readmeRequests().map((request) => ({ ...request, ...matchTemplate(Object.keys(document.paths), request.path) }));
     expect(steps.map((step) => `${step.block}: ${step.method} ${step.template}`)).toEqual([
       'login: POST /api/auth/login',
@@ -128,6 +128,8 @@ describe('Postman: /openapi/json through openapi-to-postmanv2 and newman', () =>
       'book: POST /api/auth/login',
       'book: POST /api/bookings',
       'cancel: DELETE /api/bookings/{id}',
+      'hold: POST /api/holds',
+      'confirm: POST /api/holds/{id}/confirm',
       'health: GET /health',
     ]);
 
@@ -170,7 +172,9 @@ describe('Postman: /openapi/json through openapi-to-postmanv2 and newman', () =>
       { step: '3. book', url: `${base}/api/auth/login`, status: 200 },
       { step: '4. book', url: `${base}/api/bookings`, status: 201 },
       { step: '5. cancel', url: `${base}/api/bookings/1`, status: 200 },
-      { step: '6. health', url: `${base}/health`, status: 200 },
+      { step: '6. hold', url: `${base}/api/holds`, status: 201 },
+      { step: '7. confirm', url: `${base}/api/holds/1/confirm`, status: 201 },
+      { step: '8. health', url: `${base}/health`, status: 200 },
     ]);
 
     // The last answer of each README block is what the README shows it printing.
@@ -186,6 +190,6 @@ describe('Postman: /openapi/json through openapi-to-postmanv2 and newman', () =>
         matches: true,
       });
     }
-    expect(compared).toEqual(['login', 'book', 'cancel', 'health']);
+    expect(compared).toEqual(['login', 'book', 'cancel', 'hold', 'confirm', 'health']);
   }, 60_000);
 });

@@ -46,6 +46,20 @@ const specRoutes: Record<string, { auth: 'none' | 'optional' | 'bearer'; success
   'GET /api/bookings': { auth: 'bearer', success: [200], errors: { unauthorized: 401 } },
   'GET /api/bookings/{id}': { auth: 'bearer', success: [200], errors: { unauthorized: 401, booking_not_found: 404 } },
   'DELETE /api/bookings/{id}': { auth: 'bearer', success: [200], errors: { unauthorized: 401, booking_not_found: 404, already_cancelled: 409 } },
+  'POST /api/holds': {
+    auth: 'bearer',
+    success: [201, 200],
+    errors: { validation_error: 400, unauthorized: 401, event_not_found: 404, sold_out: 409, hold_limit_reached: 409, idempotency_conflict: 409 },
+  },
+  'GET /api/holds': { auth: 'bearer', success: [200], errors: { unauthorized: 401 } },
+  'GET /api/holds/{id}': { auth: 'bearer', success: [200], errors: { unauthorized: 401, hold_not_found: 404 } },
+  'POST /api/holds/{id}/confirm': { auth: 'bearer', success: [201, 200], errors: { unauthorized: 401, hold_not_found: 404, hold_expired: 410, hold_not_active: 409 } },
+  'POST /api/holds/{id}/extend': {
+    auth: 'bearer',
+    success: [200],
+    errors: { unauthorized: 401, hold_not_found: 404, hold_expired: 410, hold_not_active: 409, hold_extension_limit: 409 },
+  },
+  'DELETE /api/holds/{id}': { auth: 'bearer', success: [200], errors: { unauthorized: 401, hold_not_found: 404, hold_expired: 410, hold_not_active: 409 } },
   // Every request's size is checked before routing, bodiless routes included.
   'GET /health': { auth: 'none', success: [200, 503], errors: { payload_too_large: 413 } },
   'GET /metrics': { auth: 'none', success: [200], errors: { payload_too_large: 413 } },
@@ -192,10 +206,13 @@ describe('GET /openapi/json', () => {
     }
   });
 
-  test('success bodies reference the User, Event and Booking schemas with SPEC fields; every $ref resolves', () => {
-    const { User, Event, Booking } = doc.components.schemas;
+  test('success bodies reference the User, Event, Booking and Hold schemas with SPEC fields; every $ref resolves', () => {
+    const { User, Event, Booking, Hold } = doc.components.schemas;
+    expect(Object.keys(Hold.properties)).toEqual(['id', 'eventId', 'userId', 'quantity', 'status', 'expiresAt', 'createdAt', 'extensions', 'bookingId']);
+    const holdResult = operation('POST /api/holds').responses['201'].content['application/json'].schema;
+    expect(holdResult.properties).toEqual({ hold: { $ref: '#/components/schemas/Hold' }, availableSeats: { type: 'integer' } });
     expect(Object.keys(User.properties)).toEqual(['id', 'email', 'name']);
-    expect(Object.keys(Event.properties)).toEqual(['id', 'name', 'description', 'venue', 'startsAt', 'capacity', 'availableSeats', 'status', 'organizerId', 'version']);
+    expect(Object.keys(Event.properties)).toEqual(['id', 'name', 'description', 'venue', 'startsAt', 'capacity', 'availableSeats', 'heldSeats', 'status', 'organizerId', 'version']);
     expect(Object.keys(Booking.properties)).toEqual(['id', 'eventId', 'userId', 'quantity', 'status', 'createdAt', 'cancelledAt']);
     const bookResult = operation('POST /api/bookings').responses['201'].content['application/json'].schema;
     expect(bookResult.properties).toEqual({ booking: { $ref: '#/components/schemas/Booking' }, availableSeats: { type: 'integer' } });
@@ -214,6 +231,9 @@ describe('GET /openapi/json', () => {
       ['POST /api/auth/refresh', 'unauthorized', () => server.request('POST', '/api/auth/refresh', { token: 'not.a.jwt' })],
       ['POST /api/auth/login', 'invalid_credentials', () => server.request('POST', '/api/auth/login', { body: { email: 'nobody@example.com', password: 'nope' } })],
       ['GET /api/bookings/{id}', 'booking_not_found', () => server.request('GET', '/api/bookings/999999', { token })],
+      ['GET /api/holds/{id}', 'hold_not_found', () => server.request('GET', '/api/holds/999999', { token })],
+      ['POST /api/holds', 'event_not_found', () => server.request('POST', '/api/holds', { token, body: { eventId: 424242 } })],
+      ['POST /api/holds/{id}/confirm', 'hold_not_found', () => server.request('POST', '/api/holds/999999/confirm', { token })],
       ['GET /health', 'payload_too_large', () => getWithBody('/health', 64 * 1024 + 1)],
       ['GET /metrics', 'payload_too_large', () => getWithBody('/metrics', 64 * 1024 + 1)],
     ];

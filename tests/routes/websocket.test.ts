@@ -47,16 +47,16 @@ test('seed quick test: watch event 1, book, cancel', async () => {
     eventId: 1,
     message: "Welcome! You're watching Event #1",
   });
-  expect(await watcher.nextOfType('subscribed')).toEqual({ type: 'subscribed', eventId: 1, availableSeats: 50, capacity: 50, version: 1 });
+  expect(await watcher.nextOfType('subscribed')).toEqual({ type: 'subscribed', eventId: 1, availableSeats: 50, heldSeats: 0, capacity: 50, version: 1 });
 
   const booked = await server.request('POST', '/api/bookings', { token, body: { eventId: 1 } });
   expect(booked.status).toBe(201);
   expect(booked.body.availableSeats).toBe(49);
-  expect(await watcher.nextOfType('booking_created')).toEqual({ type: 'booking_created', eventId: 1, availableSeats: 49, capacity: 50, version: 2 });
+  expect(await watcher.nextOfType('booking_created')).toEqual({ type: 'booking_created', eventId: 1, availableSeats: 49, heldSeats: 0, capacity: 50, version: 2 });
 
   const cancelled = await server.request('DELETE', `/api/bookings/${booked.body.booking.id}`, { token });
   expect(cancelled.body.availableSeats).toBe(50);
-  expect(await watcher.nextOfType('booking_cancelled')).toEqual({ type: 'booking_cancelled', eventId: 1, availableSeats: 50, capacity: 50, version: 3 });
+  expect(await watcher.nextOfType('booking_cancelled')).toEqual({ type: 'booking_cancelled', eventId: 1, availableSeats: 50, heldSeats: 0, capacity: 50, version: 3 });
   await closed(watcher);
 });
 
@@ -259,7 +259,7 @@ describe('client → server', () => {
 
   test('subscribe_event → the snapshot; a repeat re-sends it; changes then arrive once', async () => {
     const event = await createEvent(server, token, { capacity: 20 });
-    const snapshot = { type: 'subscribed', eventId: event.id, availableSeats: 20, capacity: 20, version: event.version };
+    const snapshot = { type: 'subscribed', eventId: event.id, availableSeats: 20, heldSeats: 0, capacity: 20, version: event.version };
     expect(await answerTo({ type: 'subscribe_event', eventId: event.id })).toEqual(snapshot);
     expect(await answerTo({ type: 'subscribe_event', eventId: event.id })).toEqual(snapshot);
     await server.request('POST', '/api/bookings', { token, body: { eventId: event.id, quantity: 3 } });
@@ -321,11 +321,11 @@ describe('server → subscribers', () => {
     await watcher.nextOfType('subscribed');
     const booked = await server.request('POST', '/api/bookings', { token, body: { eventId: event.id, quantity: 2 } });
     const created = await watcher.nextOfType('booking_created');
-    expect(Object.keys(created).sort()).toEqual(['availableSeats', 'capacity', 'eventId', 'type', 'version']);
-    expect(created).toEqual({ type: 'booking_created', eventId: event.id, availableSeats: 8, capacity: 10, version: event.version + 1 });
+    expect(Object.keys(created).sort()).toEqual(['availableSeats', 'capacity', 'eventId', 'heldSeats', 'type', 'version']);
+    expect(created).toEqual({ type: 'booking_created', eventId: event.id, availableSeats: 8, heldSeats: 0, capacity: 10, version: event.version + 1 });
     await server.request('DELETE', `/api/bookings/${booked.body.booking.id}`, { token });
     const cancelled = await watcher.nextOfType('booking_cancelled');
-    expect(Object.keys(cancelled).sort()).toEqual(['availableSeats', 'capacity', 'eventId', 'type', 'version']);
+    expect(Object.keys(cancelled).sort()).toEqual(['availableSeats', 'capacity', 'eventId', 'heldSeats', 'type', 'version']);
     await closed(watcher);
   });
 
@@ -337,7 +337,7 @@ describe('server → subscribers', () => {
     await watcher.nextOfType('booking_created');
     const patched = await server.request('PATCH', `/api/events/${event.id}`, { token, body: { capacity: 45 } });
     expect(patched.status).toBe(200);
-    expect(await watcher.nextOfType('seat_update')).toEqual({ type: 'seat_update', eventId: event.id, availableSeats: 40, capacity: 45, version: event.version + 2 });
+    expect(await watcher.nextOfType('seat_update')).toEqual({ type: 'seat_update', eventId: event.id, availableSeats: 40, heldSeats: 0, capacity: 45, version: event.version + 2 });
     // A patch that leaves the seats alone sends nothing (the next booking shows nothing came between).
     await server.request('PATCH', `/api/events/${event.id}`, { token, body: { name: 'Renamed' } });
     await server.request('POST', '/api/bookings', { token, body: { eventId: event.id } });
@@ -378,6 +378,7 @@ describe('server → subscribers', () => {
       type: 'seat_update',
       eventId: event.id,
       availableSeats: 12,
+      heldSeats: 0,
       capacity: 12,
       version: event.version + 3,
     });
@@ -396,7 +397,7 @@ describe('server → subscribers', () => {
     await roundTrip(general);
     expect(seatMessages(general, event.id)).toHaveLength(2);
     general.send({ type: 'subscribe_event', eventId: event.id });
-    expect(await general.nextOfType('subscribed')).toEqual({ type: 'subscribed', eventId: event.id, availableSeats: 11, capacity: 12, version: event.version + 4 });
+    expect(await general.nextOfType('subscribed')).toEqual({ type: 'subscribed', eventId: event.id, availableSeats: 11, heldSeats: 0, capacity: 12, version: event.version + 4 });
     await Promise.all([organizer, general].map(closed));
   });
 

@@ -25,7 +25,7 @@ if (!usingPostgres()) {
     try {
       const feed = await createSeatFeed(database, { logger: createLogger('silent'), onReconnect: async () => {} });
       // In memory: nothing is recorded in the statement, the change travels only through `committed`.
-      expect(feed.recordInStatement({ kind: 'seat_update', eventId: 1, availableSeats: 1, capacity: 1, version: 1 })).toBeNull();
+      expect(feed.recordInStatement({ kind: 'seat_update', eventId: 1, availableSeats: 1, heldSeats: 0, capacity: 1, version: 1 })).toBeNull();
       await feed.close();
     } finally {
       await database.close();
@@ -116,14 +116,14 @@ if (!usingPostgres()) {
       const booked = await a.request('POST', '/api/bookings', { token, body: { eventId, quantity: 2 } });
       expect(booked.status).toBe(201);
       expect(booked.body.availableSeats).toBe(98);
-      const expected = { type: 'booking_created', eventId, availableSeats: 98, capacity: 100, version: 2 };
+      const expected = { type: 'booking_created', eventId, availableSeats: 98, heldSeats: 0, capacity: 100, version: 2 };
       expect(await onB.nextOfType('booking_created')).toEqual(expected);
       expect(await onA.nextOfType('booking_created')).toEqual(expected);
 
       // And back the other way: a cancel through B reaches A.
       const cancelled = await b.request('DELETE', `/api/bookings/${booked.body.booking.id}`, { token });
       expect(cancelled.status).toBe(200);
-      const restored = { type: 'booking_cancelled', eventId, availableSeats: 100, capacity: 100, version: 3 };
+      const restored = { type: 'booking_cancelled', eventId, availableSeats: 100, heldSeats: 0, capacity: 100, version: 3 };
       expect(await onA.nextOfType('booking_cancelled')).toEqual(restored);
       expect(await onB.nextOfType('booking_cancelled')).toEqual(restored);
       onA.close();
@@ -148,7 +148,7 @@ if (!usingPostgres()) {
 
       for (const watcher of watchers) {
         const last = await untilHolds(watcher, undefined, final!.version);
-        expect(last).toMatchObject({ eventId, availableSeats: 0, capacity, version: final!.version });
+        expect(last).toMatchObject({ eventId, availableSeats: 0, heldSeats: 0, capacity, version: final!.version });
         const versions = seatMessages(watcher, undefined).map((message) => message.version);
         for (let i = 1; i < versions.length; i++) expect(versions[i]).toBeGreaterThan(versions[i - 1]);
         watcher.close();
@@ -214,7 +214,7 @@ if (!usingPostgres()) {
       expect(final).toEqual({ available_seats: 43, capacity: 50, version: 5 });
       // Recovery re-reads the watched events and publishes what B's watcher missed.
       const last = await untilHolds(onB, undefined, 5, 20_000);
-      expect(last).toMatchObject({ eventId, availableSeats: 43, capacity: 50, version: 5 });
+      expect(last).toMatchObject({ eventId, availableSeats: 43, heldSeats: 0, capacity: 50, version: 5 });
       const recovered = b.logLines.find((line) => line.msg.startsWith('seat feed: LISTEN connection recovered'));
       expect(recovered).toMatchObject({ level: 'info' });
       expect(recovered!.outageMs).toBeGreaterThan(0);
@@ -222,7 +222,7 @@ if (!usingPostgres()) {
 
       // And it is live again: the next booking arrives as a notification.
       expect((await a.request('POST', '/api/bookings', { token, body: { eventId } })).status).toBe(201);
-      expect(await onB.next((message) => message.version === 6)).toEqual({ type: 'booking_created', eventId, availableSeats: 42, capacity: 50, version: 6 });
+      expect(await onB.next((message) => message.version === 6)).toEqual({ type: 'booking_created', eventId, availableSeats: 42, heldSeats: 0, capacity: 50, version: 6 });
       onA.close();
       onB.close();
     });

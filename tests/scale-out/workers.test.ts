@@ -149,7 +149,7 @@ if (!usingPostgres()) {
     });
     expect(booked.status).toBe(201);
     for (const watcher of watchers) {
-      expect(await watcher.nextOfType('booking_created')).toEqual({ type: 'booking_created', eventId: 1, availableSeats: 49, capacity: 50, version: 2 });
+      expect(await watcher.nextOfType('booking_created')).toEqual({ type: 'booking_created', eventId: 1, availableSeats: 49, heldSeats: 0, capacity: 50, version: 2 });
     }
 
     supervisor.kill('SIGTERM');

@@ -24,7 +24,7 @@ beforeAll(async () => {
   [organizerId, otherId] = (await insertUsers(database.db, 'event', 2)) as [number, number];
   seatFeed.subscribe((change) => {
     fed.push(change);
-    if (change.kind !== 'event_hidden') emitted.push(change);
+    if ('availableSeats' in change) emitted.push(change);
   });
 }, 60_000);
 afterAll(() => database.close());
@@ -59,7 +59,7 @@ describe('create, list, get', () => {
     await refusal(getVisibleEvent(database.db, draft.id, null), 'event_not_found');
     // Snapshot reads fetch the row with its visibility columns and decide per viewer.
     const [draftState] = await getViewableSeatStates(database.db, [draft.id]);
-    expect(draftState).toEqual({ eventId: draft.id, availableSeats: 3, capacity: 3, version: 1, status: 'draft', organizerId });
+    expect(draftState).toEqual({ eventId: draft.id, availableSeats: 3, heldSeats: 0, capacity: 3, version: 1, status: 'draft', organizerId });
     expect(isVisibleTo(draftState!, organizerId)).toBe(true);
     expect(isVisibleTo(draftState!, otherId)).toBe(false);
     expect(isVisibleTo(draftState!, null)).toBe(false);
@@ -85,8 +85,8 @@ describe('updateEvent', () => {
     expect(await updateEvent(database.db, seatFeed, organizerId, event.id, { capacity: 12 })).toMatchObject({ capacity: 12, availableSeats: 8, version: 3 });
     expect(await updateEvent(database.db, seatFeed, organizerId, event.id, { capacity: 4 })).toMatchObject({ capacity: 4, availableSeats: 0, version: 4 });
     expect(changesOf(event.id).filter((change) => change.kind === 'seat_update')).toEqual([
-      { eventId: event.id, kind: 'seat_update', availableSeats: 8, capacity: 12, version: 3 },
-      { eventId: event.id, kind: 'seat_update', availableSeats: 0, capacity: 4, version: 4 },
+      { eventId: event.id, kind: 'seat_update', availableSeats: 8, heldSeats: 0, capacity: 12, version: 3 },
+      { eventId: event.id, kind: 'seat_update', availableSeats: 0, heldSeats: 0, capacity: 4, version: 4 },
     ]);
   });
 
@@ -95,7 +95,7 @@ describe('updateEvent', () => {
     const drafted = await updateEvent(database.db, seatFeed, organizerId, event.id, { status: 'draft', capacity: 9 });
     expect(drafted).toMatchObject({ status: 'draft', capacity: 9, availableSeats: 9, version: 2 });
     const hidden: EventHidden = { kind: 'event_hidden', eventId: event.id, organizerId, version: 2 };
-    expect(fed.filter((change) => change.eventId === event.id)).toEqual([hidden, { eventId: event.id, kind: 'seat_update', availableSeats: 9, capacity: 9, version: 2 }]);
+    expect(fed.filter((change) => change.eventId === event.id)).toEqual([hidden, { eventId: event.id, kind: 'seat_update', availableSeats: 9, heldSeats: 0, capacity: 9, version: 2 }]);
 
     // Already a draft, edited again, published again: nothing more is hidden, and no version moves.
     await updateEvent(database.db, seatFeed, organizerId, event.id, { status: 'draft', name: 'Still a draft' });

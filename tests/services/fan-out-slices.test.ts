@@ -4,8 +4,8 @@ import type { SeatChange } from '../../src/services/seat-feed';
 
 /** The slices of one event against a recording publisher (Bun's `server.publish` is what is stood in for). */
 
-const change = (version: number): SeatChange => ({ eventId: 7, kind: 'booking_created', availableSeats: 100 - version, capacity: 100, version });
-const state = (version: number) => ({ eventId: 7, availableSeats: 100 - version, capacity: 100, version });
+const change = (version: number): SeatChange => ({ eventId: 7, kind: 'booking_created', availableSeats: 100 - version, heldSeats: 0, capacity: 100, version });
+const state = (version: number) => ({ eventId: 7, availableSeats: 100 - version, heldSeats: 0, capacity: 100, version });
 
 /** One event-loop turn: planned turns run in `setImmediate`. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));

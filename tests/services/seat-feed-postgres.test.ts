@@ -4,7 +4,7 @@ import type { DatabaseHandle } from '../../src/db/client';
 import { createLogger } from '../../src/lib/logger';
 import { bookSeats, cancelBooking } from '../../src/services/booking';
 import { createEvent, updateEvent } from '../../src/services/event';
-import type { EventHidden, FeedChange, SeatChange, SeatFeed } from '../../src/services/seat-feed';
+import type { EventHidden, FeedChange, HoldNotice, SeatChange, SeatFeed } from '../../src/services/seat-feed';
 import { createPostgresSeatFeed, decodeSeatChange, encodeSeatChange, SEAT_CHANNEL } from '../../src/services/seat-feed-postgres';
 import { openTestDatabase } from '../support/server';
 import { insertUsers, refusal } from '../support/services';
@@ -50,17 +50,38 @@ const notified = (eventId: number, count: number) =>
   );
 
 test('the payload PostgreSQL builds is what decodeSeatChange reads, from values and from columns alike', async () => {
-  const change: SeatChange = { eventId: 2_147_483_647, kind: 'booking_cancelled', availableSeats: 0, capacity: 1_000_000, version: 12 };
-  const row = sql`(values (${change.eventId}::integer, ${change.availableSeats}::integer, ${change.capacity}::integer, ${change.version}::integer)) as t (e, a, c, v)`;
+  const change: SeatChange = { eventId: 2_147_483_647, kind: 'booking_cancelled', availableSeats: 0, heldSeats: 3, capacity: 1_000_000, version: 12 };
+  const row = sql`(values (${change.eventId}::integer, ${change.availableSeats}::integer, ${change.heldSeats}::integer, ${change.capacity}::integer, ${change.version}::integer)) as t (e, a, h, c, v)`;
+  const released: SeatChange = { ...change, kind: 'seats_released', reason: 'expired' };
   const [payloads] = await database.db
     .select({
       fromValues: sql<string>`${encodeSeatChange(change)}`,
-      fromColumns: sql<string>`${encodeSeatChange({ eventId: sql`t.e`, kind: 'booking_cancelled', availableSeats: sql`t.a`, capacity: sql`t.c`, version: sql`t.v` })}`,
+      fromColumns: sql<string>`${encodeSeatChange({ eventId: sql`t.e`, kind: 'booking_cancelled', availableSeats: sql`t.a`, heldSeats: sql`t.h`, capacity: sql`t.c`, version: sql`t.v` })}`,
+      released: sql<string>`${encodeSeatChange({ eventId: sql`t.e`, kind: 'seats_released', availableSeats: sql`t.a`, heldSeats: sql`t.h`, capacity: sql`t.c`, version: sql`t.v`, reason: 'expired' })}`,
     })
     .from(row);
-  expect(payloads!.fromValues).toBe('2147483647,booking_cancelled,0,1000000,12');
+  expect(payloads!.fromValues).toBe('2147483647,booking_cancelled,0,3,1000000,12,');
   expect(decodeSeatChange(payloads!.fromValues)).toEqual(change);
   expect(decodeSeatChange(payloads!.fromColumns)).toEqual(change);
+  expect(payloads!.released).toBe('2147483647,seats_released,0,3,1000000,12,expired');
+  expect(decodeSeatChange(payloads!.released)).toEqual(released);
+  // Only a release says why; a reason on another kind, or an unknown one, is malformed.
+  expect(decodeSeatChange('1,booking_created,0,3,10,2,expired')).toBeNull();
+  expect(decodeSeatChange('1,seats_released,0,3,10,2,stolen')).toBeNull();
+});
+
+test('a hold notice travels as eventId,kind,userId,holdId,expiresAtMs, from values and from columns alike', async () => {
+  const notice: HoldNotice = { eventId: 7, kind: 'hold_expired', userId: 42, holdId: 2_147_483_647, expiresAtMs: Date.parse('2026-12-03T19:10:00.123Z') };
+  const [payloads] = await database.db
+    .select({
+      fromValues: sql<string>`${encodeSeatChange(notice)}`,
+      fromColumns: sql<string>`${encodeSeatChange({ ...notice, kind: 'hold_expiring', expiresAtMs: sql`floor(extract(epoch from '2026-12-03T19:10:00.1239Z'::timestamptz) * 1000)::bigint` })}`,
+    })
+    .from(sql`(values (1)) as t (x)`);
+  expect(payloads!.fromValues).toBe(`7,hold_expired,42,2147483647,${notice.expiresAtMs}`);
+  expect(decodeSeatChange(payloads!.fromValues)).toEqual(notice);
+  expect(decodeSeatChange(payloads!.fromColumns)).toEqual({ ...notice, kind: 'hold_expiring' });
+  expect(decodeSeatChange('7,hold_expired,42,x,1')).toBeNull();
 });
 
 test('a move to draft travels as eventId,event_hidden,organizerId,version, from values and from columns alike', async () => {
@@ -88,8 +109,8 @@ test('a move to draft notifies event_hidden once, ahead of the capacity change o
   await updateEvent(database.db, seatFeed, organizerId, event.id, { capacity: 5 });
   expect(await notified(event.id, 3)).toEqual([
     { eventId: event.id, kind: 'event_hidden', organizerId, version: 2 },
-    { eventId: event.id, kind: 'seat_update', availableSeats: 4, capacity: 4, version: 2 },
-    { eventId: event.id, kind: 'seat_update', availableSeats: 5, capacity: 5, version: 3 },
+    { eventId: event.id, kind: 'seat_update', availableSeats: 4, heldSeats: 0, capacity: 4, version: 2 },
+    { eventId: event.id, kind: 'seat_update', availableSeats: 5, heldSeats: 0, capacity: 5, version: 3 },
   ]);
 });
 
@@ -108,17 +129,17 @@ describe('bookings on the PostgreSQL feed', () => {
     await bookSeats(database.db, seatFeed, { userId: buyerId, eventId: event.id, quantity: 1 });
 
     expect(await notified(event.id, 4)).toEqual([
-      { eventId: event.id, kind: 'booking_created', availableSeats: 1, capacity: 3, version: 2 },
-      { eventId: event.id, kind: 'booking_created', availableSeats: 0, capacity: 3, version: 3 },
-      { eventId: event.id, kind: 'booking_cancelled', availableSeats: 2, capacity: 3, version: 4 },
-      { eventId: event.id, kind: 'booking_created', availableSeats: 1, capacity: 3, version: 5 },
+      { eventId: event.id, kind: 'booking_created', availableSeats: 1, heldSeats: 0, capacity: 3, version: 2 },
+      { eventId: event.id, kind: 'booking_created', availableSeats: 0, heldSeats: 0, capacity: 3, version: 3 },
+      { eventId: event.id, kind: 'booking_cancelled', availableSeats: 2, heldSeats: 0, capacity: 3, version: 4 },
+      { eventId: event.id, kind: 'booking_created', availableSeats: 1, heldSeats: 0, capacity: 3, version: 5 },
     ]);
     expect(changesOf(draft.id)).toEqual([]);
   });
 
   test('a transaction that notifies on the seat channel and then rolls back publishes nothing (SPEC §4)', async () => {
     const event = await createEvent(database.db, organizerId, { name: 'Feed rollback', startsAt: new Date('2031-01-01T20:00:00Z'), capacity: 5 });
-    const rolledBack: SeatChange = { eventId: event.id, kind: 'booking_created', availableSeats: 2, capacity: 5, version: 2 };
+    const rolledBack: SeatChange = { eventId: event.id, kind: 'booking_created', availableSeats: 2, heldSeats: 0, capacity: 5, version: 2 };
     const failure = await database.db
       .transaction(async (tx) => {
         await tx.execute(sql`update events set available_seats = 2, version = 2 where id = ${event.id}`);
@@ -131,7 +152,7 @@ describe('bookings on the PostgreSQL feed', () => {
     // The fence: notifications arrive in commit order, so once this later booking's is here, the
     // rolled-back one would be here too, had PostgreSQL sent it.
     await bookSeats(database.db, seatFeed, { userId: buyerId, eventId: event.id, quantity: 1 });
-    const fence: SeatChange = { eventId: event.id, kind: 'booking_created', availableSeats: 4, capacity: 5, version: 2 };
+    const fence: SeatChange = { eventId: event.id, kind: 'booking_created', availableSeats: 4, heldSeats: 0, capacity: 5, version: 2 };
     expect(await notified(event.id, 1)).toEqual([fence]);
     expect(changesOf(event.id)).toEqual([fence]);
   });
@@ -142,7 +163,7 @@ describe('bookings on the PostgreSQL feed', () => {
     await bookSeats(database.db, seatFeed, request);
     expect((await bookSeats(database.db, seatFeed, request)).replayed).toBe(true);
     await bookSeats(database.db, seatFeed, { ...request, idempotencyKey: undefined });
-    expect((await notified(event.id, 2)).map((change) => change.version)).toEqual([2, 3]);
+    expect((await notified(event.id, 2)).map((change) => ('version' in change ? change.version : null))).toEqual([2, 3]);
   });
 });
 
@@ -154,7 +175,7 @@ describe('deliverOwnCommitsAtOnce', () => {
       const event = await createEvent(database.db, organizerId, { name: 'Feed at once', startsAt: new Date('2031-01-01T20:00:00Z'), capacity: 5 });
       const heard: number[] = [];
       feed.subscribe((change) => {
-        if (change.eventId === event.id) heard.push(change.version);
+        if (change.eventId === event.id && 'version' in change) heard.push(change.version);
       });
       await bookSeats(database.db, feed, { userId: buyerId, eventId: event.id, quantity: 1 });
       const heardWhenBooked = [...heard];
@@ -196,8 +217,8 @@ describe('deliverOwnCommitsAtOnce', () => {
       await Bun.sleep(150);
       expect(heard).toEqual([
         { eventId: event.id, kind: 'event_hidden', organizerId, version: 1 },
-        { eventId: event.id, kind: 'seat_update', availableSeats: 6, capacity: 6, version: 2 },
-        { eventId: event.id, kind: 'seat_update', availableSeats: 7, capacity: 7, version: 3 },
+        { eventId: event.id, kind: 'seat_update', availableSeats: 6, heldSeats: 0, capacity: 6, version: 2 },
+        { eventId: event.id, kind: 'seat_update', availableSeats: 7, heldSeats: 0, capacity: 7, version: 3 },
       ]);
     } finally {
       await feed.close();

@@ -108,7 +108,7 @@ function managerWith(options: { loader: SeatStateLoader; coalesceMs?: number; fa
   return { manager, open, openFor };
 }
 
-const state = (version: number, availableSeats = 100 - version): SeatStateFields => ({ eventId: 7, availableSeats, capacity: 100, version });
+const state = (version: number, availableSeats = 100 - version): SeatStateFields => ({ eventId: 7, availableSeats, heldSeats: 0, capacity: 100, version });
 
 const subscribeToEvent7 = JSON.stringify({ type: 'subscribe_event', eventId: 7 });
 const booked = (version: number): SeatChange => ({ ...state(version), kind: 'booking_created' });
@@ -314,7 +314,7 @@ for (const fanOutInSlices of [false, true]) {
       await Bun.sleep(45);
       // The window closed quietly; the next change is sent at once again.
       manager.handleSeatChange({ ...state(21), kind: 'booking_cancelled' });
-      expect(socket.received.at(-1)).toEqual({ type: 'booking_cancelled', eventId: 7, availableSeats: 79, capacity: 100, version: 21 });
+      expect(socket.received.at(-1)).toEqual({ type: 'booking_cancelled', eventId: 7, availableSeats: 79, heldSeats: 0, capacity: 100, version: 21 });
       manager.stop();
     });
 

@@ -4,7 +4,7 @@ import { waitFor, type TestSocket } from './ws';
 
 /** Shared by the WebSocket tests (tests/routes/websocket*.test.ts, tests/scale-out/feed.test.ts): small checks on what watchers hold. */
 
-const SEAT_MESSAGE_TYPES = new Set(['subscribed', 'booking_created', 'booking_cancelled', 'seat_update']);
+const SEAT_MESSAGE_TYPES = new Set(['subscribed', 'booking_created', 'booking_cancelled', 'seats_held', 'seats_released', 'seat_update']);
 
 /** Every message carrying a seat state (of `eventId`; of any event when undefined), the snapshot included, in arrival order. */
 export function seatMessages(socket: TestSocket, eventId: number | undefined): any[] {
@@ -29,8 +29,8 @@ export async function createEvent(server: TestServer, token: string, body: Recor
 export async function eventState(server: TestServer, token: string, eventId: number) {
   const response = await server.request('GET', `/api/events/${eventId}`, { token });
   expect(response.status).toBe(200);
-  const { availableSeats, capacity, version } = response.body.event;
-  return { eventId, availableSeats, capacity, version };
+  const { availableSeats, heldSeats, capacity, version } = response.body.event;
+  return { eventId, availableSeats, heldSeats, capacity, version };
 }
 
 /**
