@@ -63,3 +63,25 @@ export async function getEvent(baseUrl: string, eventId: number): Promise<BenchE
   const body = await expectStatus(apiRequest(baseUrl, 'GET', `/api/events/${eventId}`), 200, 'get event');
   return body.event;
 }
+
+/**
+ * Tokens for `count` new users (holds: a user may hold at most 10 seats of an event), registered
+ * `concurrency` at a time; each costs the server an argon2 hash.
+ */
+export async function registerUsers(baseUrl: string, count: number, concurrency = 8): Promise<string[]> {
+  const tokens: string[] = [];
+  let next = 0;
+  async function lane(): Promise<void> {
+    while (next < count) {
+      const index = next++;
+      const body = await expectStatus(
+        apiRequest(baseUrl, 'POST', '/api/auth/register', { body: { email: `holder-${index}@bench.example`, password: 'password', name: `Holder ${index}` } }),
+        201,
+        `register holder ${index}`,
+      );
+      tokens[index] = body.token;
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+  return tokens;
+}

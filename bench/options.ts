@@ -1,6 +1,6 @@
-/** `bun run bench [scenario…] [--json] [--n N] [--m M] [--seats S] [--bookers B] [--concurrency C] [--coalesce MS]` */
+/** `bun run bench [scenario…] [--json] [--n N] [--m M] [--seats S] [--bookers B] [--concurrency C] [--coalesce MS] [--holds H]` */
 
-export const SCENARIOS = ['fanout', 'booking', 'selloff', 'connections', 'slow-consumer'] as const;
+export const SCENARIOS = ['fanout', 'booking', 'selloff', 'connections', 'slow-consumer', 'holds'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -13,11 +13,13 @@ export interface BenchOptions {
   concurrency?: number;
   /** selloff: run only this coalescing window instead of 0 and the default 50 ms */
   coalesceMs?: number;
+  /** holds: how many holds expire together */
+  holds?: number;
 }
 
-const NUMBER_FLAGS = { '--n': 'n', '--m': 'm', '--seats': 'seats', '--bookers': 'bookers', '--concurrency': 'concurrency', '--coalesce': 'coalesceMs' } as const;
+const NUMBER_FLAGS = { '--n': 'n', '--m': 'm', '--seats': 'seats', '--bookers': 'bookers', '--concurrency': 'concurrency', '--coalesce': 'coalesceMs', '--holds': 'holds' } as const;
 
-export const USAGE = `usage: bun run bench [${SCENARIOS.join('|')}|all]… [--json] [--n N] [--m M] [--seats S] [--bookers B] [--concurrency C] [--coalesce MS]`;
+export const USAGE = `usage: bun run bench [${SCENARIOS.join('|')}|all]… [--json] [--n N] [--m M] [--seats S] [--bookers B] [--concurrency C] [--coalesce MS] [--holds H]`;
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const options: BenchOptions = { scenarios: [], json: false };

@@ -13,6 +13,9 @@ export interface ServerChild extends BenchChild {
 export interface ServerSettings {
   databaseUrl: string;
   coalesceMs?: number;
+  /** HOLD_TTL_SECONDS and HOLD_WARNING_SECONDS (the server's defaults when unset). */
+  holdTtlSeconds?: number;
+  holdWarningSeconds?: number;
 }
 
 export async function startSeatwatchServer(settings: ServerSettings): Promise<ServerChild> {
@@ -25,6 +28,8 @@ export async function startSeatwatchServer(settings: ServerSettings): Promise<Se
     NODE_ENV: 'development',
     FANOUT_COALESCE_MS: String(settings.coalesceMs ?? 50),
     WORKERS: '1',
+    ...(settings.holdTtlSeconds !== undefined && { HOLD_TTL_SECONDS: String(settings.holdTtlSeconds) }),
+    ...(settings.holdWarningSeconds !== undefined && { HOLD_WARNING_SECONDS: String(settings.holdWarningSeconds) }),
   });
   return withPort(child, await child.ready);
 }

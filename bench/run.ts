@@ -9,6 +9,7 @@ import type { Scenario } from './scenario';
 import { runBooking } from './scenarios/booking';
 import { runConnections } from './scenarios/connections';
 import { runFanout } from './scenarios/fanout';
+import { runHolds } from './scenarios/holds';
 import { runSelloff } from './scenarios/selloff';
 import { runSlowConsumer } from './scenarios/slow-consumer';
 
@@ -18,6 +19,7 @@ const scenarios: Record<ScenarioName, Scenario> = {
   selloff: runSelloff,
   connections: runConnections,
   'slow-consumer': runSlowConsumer,
+  holds: runHolds,
 };
 
 /** However a scenario goes wrong, the run ends; nothing waits forever. */

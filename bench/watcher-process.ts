@@ -1,7 +1,8 @@
 /**
  * A load client holding many WebSocket watchers (Bun's own client, so the client costs as
  * little as possible and the numbers are the server's). The runner tells it where to connect
- * and what to track; it reports deliveries (fanout) or per-version receipt times (selloff).
+ * and what to track; it reports deliveries (fanout), per-version receipt times (selloff) or when
+ * each hold's release arrived (holds).
  * One process holds up to ~19,000 sockets under a 20,000 open-file limit.
  */
 import { emitEvent, emitLine, serveCommands } from './child-protocol';
@@ -31,6 +32,11 @@ interface Watcher {
   trackedFrom: number;
   /** First receipt (ms after trackingStartedAt) of each tracked version, NaN until received. */
   receipts: Float32Array | null;
+  lastHeld: number;
+  /** holds: [holds released so far, receipt time] at each message that lowered heldSeats. */
+  releaseSteps: number[] | null;
+  /** holds: messages whose heldSeats rose while only releases should change it. */
+  heldRose: number;
 }
 
 let watchers: Watcher[] = [];
@@ -48,6 +54,8 @@ function groupNamed(name: string): FanoutGroup {
 let trackingBase = 0;
 let trackingUntil = 0;
 let trackingStartedAt = 0;
+/** holds: heldSeats when release tracking started; each seat below it is one hold released. */
+let releasesFrom = 0;
 
 /** Reads `"key":123` from a seat message without a full JSON.parse on the hot path. */
 function numberAfter(text: string, key: string): number {
@@ -79,6 +87,12 @@ function onSeatMessage(watcher: Watcher, text: string, at: number): void {
   const previous = watcher.lastVersion;
   watcher.lastVersion = version;
   watcher.lastSeats = numberAfter(text, '"availableSeats":');
+  const held = numberAfter(text, '"heldSeats":');
+  if (watcher.releaseSteps) {
+    if (held < watcher.lastHeld) watcher.releaseSteps.push(releasesFrom - held, at);
+    else if (held > watcher.lastHeld) watcher.heldRose += 1;
+  }
+  watcher.lastHeld = held;
   const group = watcher.group;
   if (group.expected > 0) {
     group.messages += 1;
@@ -114,6 +128,9 @@ function openWatcher(url: string, groupName: string, timeoutMs: number): Promise
       staleMessages: 0,
       trackedFrom: 0,
       receipts: null,
+      lastHeld: NaN,
+      releaseSteps: null,
+      heldRose: 0,
     };
     const timer = setTimeout(() => {
       socket.close();
@@ -131,6 +148,7 @@ function openWatcher(url: string, groupName: string, timeoutMs: number): Promise
         watcher.ready = true;
         watcher.lastVersion = numberAfter(text, '"version":');
         watcher.lastSeats = numberAfter(text, '"availableSeats":');
+        watcher.lastHeld = numberAfter(text, '"heldSeats":');
         clearTimeout(timer);
         resolve(watcher);
       } else if (type === 'error') {
@@ -293,6 +311,51 @@ await serveCommands(
         fanOutLag: fanOut.toSparse(),
         databaseLag: fromDatabase.toSparse(),
       };
+    },
+    /**
+     * holds: once every watcher holds `version` (all holds made, heldSeats = `heldSeats`), note
+     * each later message that lowers heldSeats. Only releases lower it, oldest expiresAt first,
+     * so the first message showing k holds gone is the first carrying their release or newer.
+     */
+    'track-releases': async (args: { version: number; heldSeats: number; timeoutMs: number }) => {
+      const behind = await awaitVersion(args.version, args.timeoutMs);
+      releasesFrom = args.heldSeats;
+      const open = openWatchers();
+      for (const watcher of open) {
+        watcher.seatMessages = 0;
+        watcher.heldRose = 0;
+        watcher.releaseSteps = watcher.lastHeld === args.heldSeats ? [] : null;
+      }
+      return { watchers: open.length, behind, armed: open.filter((watcher) => watcher.releaseSteps).length };
+    },
+    /**
+     * holds: once every watcher holds `finalVersion` (or time is up), the lag of every (watcher,
+     * hold) pair from the hold's expiresAt (`expiresAt`, oldest first) to the first message
+     * showing it released, and what each watcher ended on.
+     */
+    'release-report': async (args: { expiresAt: number[]; finalVersion: number; finalSeats: number; finalHeld: number; waitMs: number }) => {
+      const behind = await awaitVersion(args.finalVersion, args.waitMs);
+      const lag = new LagHistogram();
+      let missingReleases = 0;
+      let endedOnFinal = 0;
+      let seatMessages = 0;
+      let heldRose = 0;
+      let staleMessages = 0;
+      const tracked = watchers.filter((watcher) => watcher.releaseSteps);
+      for (const watcher of tracked) {
+        const steps = watcher.releaseSteps!;
+        let released = 0;
+        for (let i = 0; i < steps.length; i += 2) {
+          const upTo = Math.min(steps[i]!, args.expiresAt.length);
+          for (; released < upTo; released++) lag.add(steps[i + 1]! - args.expiresAt[released]!);
+        }
+        missingReleases += args.expiresAt.length - released;
+        seatMessages += watcher.seatMessages;
+        heldRose += watcher.heldRose;
+        staleMessages += watcher.staleMessages;
+        if (!watcher.closed && watcher.lastVersion === args.finalVersion && watcher.lastSeats === args.finalSeats && watcher.lastHeld === args.finalHeld) endedOnFinal += 1;
+      }
+      return { watchers: tracked.length, behind, endedOnFinal, missingReleases, seatMessages, heldRose, staleMessages, lag: lag.toSparse() };
     },
   },
   async () => {
