@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, gt, sql, type SQLWrapper, type Subquery } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, gt, sql } from 'drizzle-orm';
 import { databaseErrorCode, type Database } from '../db/client';
 import { bookings, events, heldByUser, holds, type HoldRow } from '../db/schema';
 import { AppError, errors } from '../lib/errors';
@@ -6,7 +6,7 @@ import { takeSeatsOrRefuse, toPublicBooking, type PublicBooking } from './bookin
 import { seatStateColumns } from './event';
 import { releaseExpiredHolds } from './hold-expiry';
 import type { SeatFeed } from './seat-feed';
-import { changedSeatsSelection, seatChangeOf, statementCache } from './seat-statements';
+import { changedSeatsSelection, seatChangeOf, statementCache, uncountStatement } from './seat-statements';
 
 /**
  * Holds (SPEC §8): seats kept for one user while they pay, then confirmed into a booking,
@@ -280,17 +280,6 @@ function confirmStatement(db: Database, seatFeed: SeatFeed) {
 
 const confirmStatements = statementCache(confirmStatement);
 
-/** A CTE lowering the owner's count of held seats by the holds another CTE ended (one per user and event there). */
-function uncountStatement(db: Database, ended: { userId: SQLWrapper; eventId: SQLWrapper; quantity: SQLWrapper } & Subquery) {
-  return db.$with('uncounted').as(
-    db
-      .update(heldByUser)
-      .set({ heldSeats: sql`${heldByUser.heldSeats} - ${ended.quantity}` })
-      .from(ended)
-      .where(and(eq(heldByUser.userId, ended.userId), eq(heldByUser.eventId, ended.eventId)))
-      .returning({ userId: heldByUser.userId }),
-  );
-}
 
 export async function confirmHold(db: Database, seatFeed: SeatFeed, userId: number, holdId: number): Promise<ConfirmResult> {
   const [row] = await confirmStatements(db, seatFeed).execute({ holdId, userId });

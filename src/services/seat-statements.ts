@@ -1,4 +1,6 @@
+import { and, eq, sql, type SQLWrapper, type Subquery } from 'drizzle-orm';
 import type { Database } from '../db/client';
+import { heldByUser } from '../db/schema';
 import type { SeatStateFields } from '../protocol';
 import type { ReleaseReason } from '../protocol';
 import type { SeatChange, SeatChangeSql, SeatFeed } from './seat-feed';
@@ -61,4 +63,16 @@ export function statementCache<T>(build: (db: Database, seatFeed: SeatFeed) => T
     if (!statement) byFeed.set(seatFeed, (statement = build(db, seatFeed)));
     return statement;
   };
+}
+
+/** A CTE lowering the owner's count of held seats by the holds another CTE ended (one per user and event there). */
+export function uncountStatement(db: Database, ended: { userId: SQLWrapper; eventId: SQLWrapper; quantity: SQLWrapper } & Subquery) {
+  return db.$with('uncounted').as(
+    db
+      .update(heldByUser)
+      .set({ heldSeats: sql`${heldByUser.heldSeats} - ${ended.quantity}` })
+      .from(ended)
+      .where(and(eq(heldByUser.userId, ended.userId), eq(heldByUser.eventId, ended.eventId)))
+      .returning({ userId: heldByUser.userId }),
+  );
 }
