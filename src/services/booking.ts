@@ -5,7 +5,7 @@ import { errors } from '../lib/errors';
 import { seatStateColumns } from './event';
 import type { SeatChange, SeatFeed } from './seat-feed';
 import type { ExpiredHoldRelease } from './hold';
-import { releaseExpiredHolds } from './hold-expiry';
+import { releaseExpiredOf } from './hold-expiry';
 import { changedSeatsSelection, seatChangeOf, statementCache, type ChangedSeats } from './seat-statements';
 
 export interface PublicBooking {
@@ -55,7 +55,7 @@ export async function bookSeats(
   db: Database,
   seatFeed: SeatFeed,
   request: BookingRequest,
-  releaseExpired: ExpiredHoldRelease = (eventId) => releaseExpiredHolds(db, seatFeed, { eventId }).then((released) => released.length),
+  releaseExpired: ExpiredHoldRelease = releaseExpiredOf(db, seatFeed),
 ): Promise<BookingResult> {
   if (request.idempotencyKey !== undefined) {
     const replay = await findReplay(db, request);

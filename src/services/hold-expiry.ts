@@ -1,11 +1,11 @@
 import { and, asc, eq, gt, inArray, lte, sql, type SQLWrapper } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { events, holds } from '../db/schema';
+import { holds } from '../db/schema';
 import { describeError } from '../lib/error-description';
 import type { Logger } from '../lib/logger';
-import { seatStateColumns } from './event';
 import type { HoldNotice, SeatFeed } from './seat-feed';
-import { changedSeatsSelection, seatChangeOf, uncountStatement, type ChangedSeats } from './seat-statements';
+import type { ExpiredHoldRelease } from './hold';
+import { changedSeatsSelection, heldSeatsBackStatement, seatChangeOf, uncountStatement, type ChangedSeats } from './seat-statements';
 
 /**
  * The end of holds nobody confirmed or released. The database keeps every hold's `expires_at`
@@ -68,18 +68,7 @@ export async function releaseExpiredHolds(db: Database, seatFeed: SeatFeed, scop
       .from(expired)
       .groupBy(expired.eventId),
   );
-  const returned = db.$with('returned').as(
-    db
-      .update(events)
-      .set({
-        availableSeats: sql`${events.availableSeats} + ${perEvent.quantity}`,
-        heldSeats: sql`${events.heldSeats} - ${perEvent.quantity}`,
-        version: sql`${events.version} + 1`,
-      })
-      .from(perEvent)
-      .where(eq(events.id, perEvent.eventId))
-      .returning(seatStateColumns),
-  );
+  const returned = heldSeatsBackStatement(db, perEvent);
   const perOwner = db.$with('per_owner').as(
     db
       .select({ userId: expired.userId, eventId: expired.eventId, quantity: sql<number>`sum(${expired.quantity})::integer`.as('owner_quantity') })
@@ -148,6 +137,12 @@ export async function warnExpiringHolds(db: Database, seatFeed: SeatFeed, warnin
   }
   return rows.length;
 }
+
+/** Releases the due holds of one event now, for a request about to be refused for want of their seats. */
+export const releaseExpiredOf =
+  (db: Database, seatFeed: SeatFeed): ExpiredHoldRelease =>
+  (eventId) =>
+    releaseExpiredHolds(db, seatFeed, { eventId }).then((released) => released.length);
 
 export interface HoldSweeperOptions {
   db: Database;

@@ -4,9 +4,9 @@ import { bookings, events, heldByUser, holds, type HoldRow } from '../db/schema'
 import { AppError, errors } from '../lib/errors';
 import { takeSeatsOrRefuse, toPublicBooking, type PublicBooking } from './booking';
 import { seatStateColumns } from './event';
-import { releaseExpiredHolds } from './hold-expiry';
+import { releaseExpiredOf } from './hold-expiry';
 import type { SeatFeed } from './seat-feed';
-import { changedSeatsSelection, seatChangeOf, statementCache, uncountStatement } from './seat-statements';
+import { changedSeatsSelection, heldSeatsBackStatement, seatChangeOf, statementCache, uncountStatement } from './seat-statements';
 
 /**
  * Holds (SPEC §8): seats kept for one user while they pay, then confirmed into a booking,
@@ -88,7 +88,7 @@ export async function createHold(
   seatFeed: SeatFeed,
   settings: HoldSettings,
   request: HoldRequest,
-  releaseExpired: ExpiredHoldRelease = (eventId) => releaseExpiredHolds(db, seatFeed, { eventId }).then((released) => released.length),
+  releaseExpired: ExpiredHoldRelease = releaseExpiredOf(db, seatFeed),
 ): Promise<HoldResult> {
   if (request.idempotencyKey !== undefined) {
     const replay = await findReplay(db, request);
@@ -300,18 +300,7 @@ function releaseStatement(db: Database, seatFeed: SeatFeed) {
   const holdId = sql.placeholder('holdId');
   const userId = sql.placeholder('userId');
   const released = db.$with('released').as(db.update(holds).set({ status: 'released' }).where(stillActive(holdId, userId)).returning());
-  const returned = db.$with('returned').as(
-    db
-      .update(events)
-      .set({
-        availableSeats: sql`${events.availableSeats} + ${released.quantity}`,
-        heldSeats: sql`${events.heldSeats} - ${released.quantity}`,
-        version: sql`${events.version} + 1`,
-      })
-      .from(released)
-      .where(eq(events.id, released.eventId))
-      .returning(seatStateColumns),
-  );
+  const returned = heldSeatsBackStatement(db, released);
   const uncounted = uncountStatement(db, released);
   return db
     .with(released, returned, uncounted)

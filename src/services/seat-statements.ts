@@ -1,6 +1,7 @@
 import { and, eq, sql, type SQLWrapper, type Subquery } from 'drizzle-orm';
 import type { Database } from '../db/client';
-import { heldByUser } from '../db/schema';
+import { events, heldByUser } from '../db/schema';
+import { seatStateColumns } from './event';
 import type { SeatStateFields } from '../protocol';
 import type { ReleaseReason } from '../protocol';
 import type { SeatChange, SeatChangeSql, SeatFeed } from './seat-feed';
@@ -74,5 +75,24 @@ export function uncountStatement(db: Database, ended: { userId: SQLWrapper; even
       .from(ended)
       .where(and(eq(heldByUser.userId, ended.userId), eq(heldByUser.eventId, ended.eventId)))
       .returning({ userId: heldByUser.userId }),
+  );
+}
+
+/**
+ * A CTE giving an event the held seats another CTE ended (its `quantity` per `eventId`) back to
+ * sale, as one seat change: a released hold, or a sweep's expired holds of each event.
+ */
+export function heldSeatsBackStatement(db: Database, ended: { eventId: SQLWrapper; quantity: SQLWrapper } & Subquery) {
+  return db.$with('returned').as(
+    db
+      .update(events)
+      .set({
+        availableSeats: sql`${events.availableSeats} + ${ended.quantity}`,
+        heldSeats: sql`${events.heldSeats} - ${ended.quantity}`,
+        version: sql`${events.version} + 1`,
+      })
+      .from(ended)
+      .where(eq(events.id, ended.eventId))
+      .returning(seatStateColumns),
   );
 }
