@@ -15,6 +15,7 @@ import { bookingRoutes } from './routes/bookings';
 import { dashboardRoutes } from './routes/dashboard';
 import { eventRoutes } from './routes/events';
 import { holdRoutes } from './routes/holds';
+import { queueRoutes } from './routes/queue';
 import { openapiRoutes } from './routes/openapi';
 import { opsRoutes } from './routes/ops';
 import { websocketRoutes } from './routes/websocket';
@@ -104,6 +105,7 @@ export function createApp(deps: AppDeps) {
       .use(eventRoutes(deps))
       .use(bookingRoutes(deps))
       .use(holdRoutes(deps))
+      .use(queueRoutes(deps))
       .use(websocketRoutes(deps))
       .use(dashboardRoutes(deps))
       .use(openapiRoutes(deps))

@@ -72,6 +72,15 @@ export function seatMessageText(kind: SeatMessageType, state: SeatStateFields, r
   return JSON.stringify(kind === 'seats_released' ? { type: kind, ...state, reason: reason ?? 'released' } : { type: kind, ...state });
 }
 
+/** Where an event's waiting line stands (SPEC §9): tickets up to `servingThrough` are admitted. */
+export interface QueueProgress {
+  eventId: number;
+  servingThrough: number;
+  /** In line and not yet admitted (before the lottery: everyone in line). */
+  waiting: number;
+  ratePerMinute: number;
+}
+
 export type ErrorCode =
   | 'unauthorized'
   | 'token_expired'
@@ -83,7 +92,10 @@ export type ErrorCode =
 
 export type ServerMessage =
   | { type: 'connection_established'; clientId: string; userId: number; eventId?: number; message?: string }
-  | ({ type: 'subscribed' } & SeatStateFields)
+  /** With a waiting room, also where its line stands. */
+  | ({ type: 'subscribed'; servingThrough?: number; waiting?: number } & SeatStateFields)
+  /** To an event's watchers, at most once a second while its line moves. */
+  | ({ type: 'queue_progress' } & QueueProgress)
   | { type: 'unsubscribed'; eventId: number }
   | { type: 'pong' }
   /** Answers `refresh_token`: the connection now lives until `expiresAt` (ISO 8601). */

@@ -11,6 +11,7 @@ import { getViewableSeatStates } from './services/event';
 import type { SeatFeed } from './services/seat-feed';
 import { createSeatFeed } from './services/seat-feed-transport';
 import { startHoldSweeper } from './services/hold-expiry';
+import { startQueueTicker } from './services/queue-ticker';
 import { createKnownUsers, tokensOfExistingUsers } from './services/known-users';
 import { createBatchedSeatStateLoader } from './services/seat-state-reads';
 import { createWebSocketManager, type WebSocketManager } from './services/websocket';
@@ -78,6 +79,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     logger,
     onExpired: (count) => metrics.holds.inc({ result: 'expired' }, count),
   });
+  const queueTicker = startQueueTicker({
+    db: database.db,
+    logger,
+    onProgress: websocket.handleQueueProgress,
+    onAdmitted: (count) => metrics.queueAdmitted.inc({}, count),
+  });
 
   const knownUsers = await createKnownUsers(database, {
     logger,
@@ -98,7 +105,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     app.listen({ port: config.port, hostname: config.host, reusePort: options.workerId !== undefined, websocket: websocketHandlers(websocket, knownUsers) });
   } catch (error) {
     websocket.stop();
-    await holdSweeper.stop();
+    await Promise.all([holdSweeper.stop(), queueTicker.stop()]);
     stopFeed();
     await seatFeed.close();
     if (ownsDatabase) await database.close();
@@ -121,7 +128,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         websocket.closeAll();
         websocket.stop();
         await server.stop(false);
-        await holdSweeper.stop();
+        await Promise.all([holdSweeper.stop(), queueTicker.stop()]);
         stopFeed();
         await Promise.all([seatFeed.close(), knownUsers.stop()]);
         if (ownsDatabase) await database.close();

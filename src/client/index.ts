@@ -7,7 +7,9 @@ export {
   type ConnectionStateChange,
   type HoldHandler,
   type HoldMessage,
+  type LineProgress,
   type MessageHandler,
+  type QueueProgressHandler,
   type SeatsHandler,
   type SeatState,
   type SeatwatchClient,
@@ -19,5 +21,6 @@ export {
   TokenRefreshError,
 } from './seatwatch-client';
 export { reconnectDelayMs, type BackoffSettings } from './backoff';
+export { placeInLine } from './line-progress';
 export type { Timers } from './timers';
-export type { ReleaseReason, SeatMessageType, ServerMessage, ServerMessageType } from '../protocol';
+export type { QueueProgress, ReleaseReason, SeatMessageType, ServerMessage, ServerMessageType } from '../protocol';

@@ -5,6 +5,7 @@
  */
 import type { SeatMessageType, ServerMessage, ServerMessageType, WS_CLOSE, WS_LIMITS } from '../protocol';
 import { reconnectDelayMs } from './backoff';
+import { createLineProgress, placeInLine, type LineProgress } from './line-progress';
 import { createSeatVersions, type SeatState } from './seat-versions';
 import { createSendPacer } from './send-pacer';
 import { globalTimers, type Timers } from './timers';
@@ -34,7 +35,7 @@ export interface ConnectionStateChange {
   closedReason?: ClosedReason;
 }
 
-export type { SeatState };
+export type { LineProgress, SeatState };
 
 /**
  * A token, or a function returning a fresh one: called before every connection attempt and, when
@@ -110,6 +111,7 @@ export type MessageHandler = (message: ServerMessage, rawText: string) => void;
 export type StateHandler = (change: ConnectionStateChange) => void;
 export type TokenRefreshErrorHandler = (error: TokenRefreshError) => void;
 export type HoldHandler = (message: HoldMessage) => void;
+export type QueueProgressHandler = (progress: LineProgress) => void;
 
 export interface SeatwatchClient {
   readonly state: ConnectionState;
@@ -133,6 +135,18 @@ export interface SeatwatchClient {
    * extension) and `hold_expired` (the seats came back). Sent to every connection of the user.
    */
   onHold(handler: HoldHandler): () => void;
+  /**
+   * Where a watched event's waiting line stands, when it moved: from `queue_progress` and from the
+   * `subscribed` snapshot of an event with a line. A servingThrough below one already seen is dropped.
+   */
+  onQueueProgress(handler: QueueProgressHandler): () => void;
+  /** The newest line progress seen for a watched event; undefined without a line or before any word of it. */
+  queueProgress(eventId: number): LineProgress | undefined;
+  /**
+   * The caller's live place for their `ticket` (from the REST queue answer): ticket − servingThrough,
+   * 0 once admitted; null while the ticket is not drawn yet or nothing is known of the line.
+   */
+  queuePosition(eventId: number, ticket: number | null): number | null;
   /** A token refresh on the open connection failed (see TokenRefreshError). */
   onTokenRefreshError(handler: TokenRefreshErrorHandler): () => void;
   /** Use a new token (or source); after a 4401 close on a refused token this is what brings the client back. */
@@ -170,6 +184,18 @@ function isHoldMessage(message: ServerMessage): message is HoldMessage {
   return message.type === 'hold_expiring' || message.type === 'hold_expired';
 }
 
+/** The line progress a message carries: all of a `queue_progress`, or the line part of a snapshot of an event that has one. */
+function lineProgressOf(message: ServerMessage): LineProgress | null {
+  if (message.type === 'queue_progress') {
+    const { eventId, servingThrough, waiting, ratePerMinute } = message;
+    return { eventId, servingThrough, waiting, ratePerMinute };
+  }
+  if (message.type === 'subscribed' && message.servingThrough !== undefined) {
+    return { eventId: message.eventId, servingThrough: message.servingThrough, waiting: message.waiting ?? 0 };
+  }
+  return null;
+}
+
 export function createSeatwatchClient(options: SeatwatchClientOptions): SeatwatchClient {
   const settings = { ...DEFAULTS, ...options };
   const timers = options.timers ?? globalTimers;
@@ -201,6 +227,8 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
   const stateHandlers = new Set<StateHandler>();
   const refreshErrorHandlers = new Set<TokenRefreshErrorHandler>();
   const holdHandlers = new Set<HoldHandler>();
+  const lines = createLineProgress();
+  const queueHandlers = new Set<QueueProgressHandler>();
   const pacer = createSendPacer((frame) => socket?.send(frame), options.sendRate ?? SEND_PACE, timers);
 
   const listen = <T>(handlers: Set<T>, handler: T) => {
@@ -359,6 +387,8 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
     for (const handler of [...messageHandlers]) handler(message, data);
     if (isSeatMessage(message)) deliverSeats(message);
     if (isHoldMessage(message)) for (const handler of [...holdHandlers]) handler(message);
+    const line = lineProgressOf(message);
+    if (line) deliverLine(line);
   }
 
   /**
@@ -410,6 +440,12 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
     for (const handler of [...seatsHandlers]) handler(message.eventId, { ...seatState });
   }
 
+  function deliverLine(heard: LineProgress): void {
+    if (!watched.has(heard.eventId)) return;
+    const news = lines.accept(heard);
+    if (news) for (const handler of [...queueHandlers]) handler({ ...news });
+  }
+
   function send(message: { type: 'ping' } | { type: 'subscribe_event' | 'unsubscribe_event'; eventId: number } | { type: 'refresh_token'; token: string }): void {
     if (!ready) return;
     pacer.push(JSON.stringify(message));
@@ -428,6 +464,7 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
     unsubscribe(eventId) {
       const wasWatched = watched.delete(eventId);
       versions.forget(eventId);
+      lines.forget(eventId);
       if (wasWatched) send({ type: 'unsubscribe_event', eventId });
     },
     subscriptions: () => [...watched],
@@ -441,6 +478,12 @@ export function createSeatwatchClient(options: SeatwatchClientOptions): Seatwatc
     },
     onStateChange: (handler) => listen(stateHandlers, handler),
     onHold: (handler) => listen(holdHandlers, handler),
+    onQueueProgress: (handler) => listen(queueHandlers, handler),
+    queueProgress: (eventId) => lines.get(eventId),
+    queuePosition(eventId, ticket) {
+      const progress = lines.get(eventId);
+      return ticket === null || !progress ? null : placeInLine(ticket, progress.servingThrough);
+    },
     onTokenRefreshError: (handler) => listen(refreshErrorHandlers, handler),
     setToken(token) {
       tokenSource = token;

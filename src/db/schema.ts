@@ -32,8 +32,24 @@ export const events = pgTable(
     /** Bumped by one in the same transaction as every seat change; orders the live feed. */
     version: integer('version').notNull().default(1),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Nothing sells before it (null: on sale now). Joiners before it are drawn in a lottery at it. */
+    salesStartAt: timestamp('sales_start_at', { withTimezone: true }),
+    /** The waiting room's pace (null: no waiting room). */
+    queueRatePerMinute: integer('queue_rate_per_minute'),
+    admissionSeconds: integer('admission_seconds').notNull().default(600),
+    /** The lottery of the early joiners has run: later joiners are numbered as they come. */
+    queueDrawn: boolean('queue_drawn').notNull().default(false),
+    /** Tickets given out (before the lottery: joiners so far). The line's row lock orders them. */
+    queueIssued: integer('queue_issued').notNull().default(0),
+    /** When the last ticket given out is admitted: the next one is due a pace's step after it. */
+    queueLastAdmitAt: timestamp('queue_last_admit_at', { withTimezone: true }),
+    /** Tickets counted into seatwatch_queue_admitted_total (by whichever process got there), and the count before that. */
+    queueAdmitted: integer('queue_admitted').notNull().default(0),
+    queueAdmittedBefore: integer('queue_admitted_before').notNull().default(0),
   },
   (table) => [
+    check('events_queue_rate_range', sql`${table.queueRatePerMinute} between 1 and 100000`),
+    check('events_admission_seconds_range', sql`${table.admissionSeconds} between 30 and 7200`),
     check('events_available_seats_non_negative', sql`${table.availableSeats} >= 0`),
     check('events_available_seats_within_capacity', sql`${table.availableSeats} <= ${table.capacity}`),
     check('events_held_seats_non_negative', sql`${table.heldSeats} >= 0`),
@@ -125,7 +141,36 @@ export const heldByUser = pgTable(
   (table) => [primaryKey({ columns: [table.userId, table.eventId] }), check('held_by_user_within_limit', sql`${table.heldSeats} between 0 and 10`)],
 );
 
+/**
+ * An event's waiting line (SPEC §9). `ticket` is the place: drawn by lottery for those who joined
+ * before the sale, then given in order of arrival. `admit_at` is when the ticket is admitted, set
+ * with the ticket at the event's pace, so every process reads the same line from the database.
+ * A place left after the lottery keeps its row (`left_at`), so the line's count never goes back.
+ */
+export const queueEntries = pgTable(
+  'queue_entries',
+  {
+    id: serial('id').primaryKey(),
+    eventId: integer('event_id')
+      .notNull()
+      .references(() => events.id),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id),
+    ticket: integer('ticket'),
+    joinedAt: timestamp('joined_at', { withTimezone: true }).notNull().defaultNow(),
+    admitAt: timestamp('admit_at', { withTimezone: true }),
+    leftAt: timestamp('left_at', { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex('queue_entries_user_in_line_unique').on(table.eventId, table.userId).where(sql`left_at is null`),
+    uniqueIndex('queue_entries_ticket_unique').on(table.eventId, table.ticket),
+    index('queue_entries_admit_idx').on(table.eventId, table.admitAt),
+  ],
+);
+
 export type UserRow = typeof users.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type BookingRow = typeof bookings.$inferSelect;
 export type HoldRow = typeof holds.$inferSelect;
+export type QueueEntryRow = typeof queueEntries.$inferSelect;

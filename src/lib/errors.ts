@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'hold_not_active'
   | 'hold_limit_reached'
   | 'hold_extension_limit'
+  | 'sales_not_started'
+  | 'not_admitted'
   | 'payload_too_large'
   | 'rate_limited'
   | 'database_unavailable'
@@ -44,6 +46,8 @@ export const errorStatus = {
   hold_not_active: 409,
   hold_limit_reached: 409,
   hold_extension_limit: 409,
+  sales_not_started: 409,
+  not_admitted: 403,
   payload_too_large: 413,
   rate_limited: 429,
   database_unavailable: 503,
@@ -109,6 +113,10 @@ export const errors = {
     new AppError('hold_limit_reached', `At most ${limit} seats held per event; you hold ${heldSeats}`, { heldSeats }),
   holdExtensionLimit: (maxExtensions: number) =>
     new AppError('hold_extension_limit', `A hold may be extended at most ${maxExtensions} time${maxExtensions === 1 ? '' : 's'}`),
+  salesNotStarted: (salesStartAt: string) => new AppError('sales_not_started', `Sales open at ${salesStartAt}`, { salesStartAt }),
+  /** `queue`: the caller's place in line (a PublicQueueEntry), or null when not in it. */
+  notAdmitted: (queue: object | null) =>
+    new AppError('not_admitted', queue ? 'Not your turn yet: wait for your admission' : 'This sale has a waiting room: join the line first', { queue }),
   payloadTooLarge: () => new AppError('payload_too_large', 'Request body too large'),
   /**
    * The database could not be reached. A change sent meanwhile may or may not have been made (the

@@ -82,6 +82,9 @@ export function createMetrics() {
     'Hold operations by result',
     ['created', 'confirmed', 'released', 'expired', 'sold_out'].map((result) => ({ result })),
   );
+  const queueJoined = new Counter('seatwatch_queue_joined_total', 'Users who joined an event’s waiting line (not counting repeats)', [{}]);
+  // Counted once across processes: by whichever process first saw the line move past them.
+  const queueAdmitted = new Counter('seatwatch_queue_admitted_total', 'Tickets admitted from waiting lines', [{}]);
   const httpRequests = new Counter('seatwatch_http_requests_total', 'HTTP requests by method, route and status');
   const httpDuration = new Histogram('seatwatch_http_request_duration_seconds', 'HTTP request duration in seconds', [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
@@ -91,6 +94,8 @@ export function createMetrics() {
     wsMessagesSent,
     bookings,
     holds,
+    queueJoined,
+    queueAdmitted,
     httpRequests,
     httpDuration,
     addGauge(gauge: GaugeSource) {
@@ -99,7 +104,7 @@ export function createMetrics() {
     render(): string {
       const lines: string[] = [];
       for (const gauge of gauges) lines.push(`# HELP ${gauge.name} ${gauge.help}`, `# TYPE ${gauge.name} gauge`, `${gauge.name} ${gauge.read()}`);
-      lines.push(...wsMessagesSent.render(), ...bookings.render(), ...holds.render(), ...httpRequests.render(), ...httpDuration.render());
+      lines.push(...wsMessagesSent.render(), ...bookings.render(), ...holds.render(), ...queueJoined.render(), ...queueAdmitted.render(), ...httpRequests.render(), ...httpDuration.render());
       return lines.join('\n') + '\n';
     },
   };

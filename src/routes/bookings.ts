@@ -33,7 +33,7 @@ export function bookingRoutes({ database, tokens, seatFeed, holdSweeper, metrics
         response: {
           201: seatsResult.describe('Booked'),
           200: seatsResult.describe('A repeat of an earlier request with the same Idempotency-Key: the original answer; nothing booked'),
-          ...errorAnswers(...bodyErrors, 'unauthorized', 'event_not_found', 'sold_out', 'idempotency_conflict', 'database_unavailable'),
+          ...errorAnswers(...bodyErrors, 'unauthorized', 'event_not_found', 'sales_not_started', 'not_admitted', 'sold_out', 'idempotency_conflict', 'database_unavailable'),
         },
         detail: { summary: 'Book seats; never oversells' },
       },

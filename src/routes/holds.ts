@@ -40,7 +40,7 @@ export function holdRoutes({ config, database, tokens, seatFeed, holdSweeper, me
         response: {
           201: heldSeatsResult.describe('Held: the seats are out of availableSeats until expiresAt'),
           200: heldSeatsResult.describe('A repeat of an earlier request with the same Idempotency-Key: the hold it made; nothing held now'),
-          ...errorAnswers(...bodyErrors, 'unauthorized', 'event_not_found', 'sold_out', 'hold_limit_reached', 'idempotency_conflict', 'database_unavailable'),
+          ...errorAnswers(...bodyErrors, 'unauthorized', 'event_not_found', 'sales_not_started', 'not_admitted', 'sold_out', 'hold_limit_reached', 'idempotency_conflict', 'database_unavailable'),
         },
         detail: { summary: 'Hold seats while paying; they come back by themselves at expiresAt' },
       },

@@ -5,6 +5,7 @@ import type { PublicUser } from '../services/auth';
 import type { PublicBooking } from '../services/booking';
 import type { PublicEvent } from '../services/event';
 import type { PublicHold } from '../services/hold';
+import type { PublicQueueEntry } from '../services/queue';
 
 /**
  * The REST contract: what each route accepts and answers. Routes validate with these, the
@@ -48,6 +49,9 @@ const eventFields = {
   startsAt: storableInstant(),
   capacity: z.number().int().min(1).max(1_000_000),
   status: z.enum(['draft', 'published']),
+  salesStartAt: storableInstant().nullable(),
+  queueRatePerMinute: z.number().int().min(1).max(100_000).nullable(),
+  admissionSeconds: z.number().int().min(30).max(7_200),
 };
 
 export const createEventBody = z.object({
@@ -57,6 +61,9 @@ export const createEventBody = z.object({
   startsAt: eventFields.startsAt,
   capacity: eventFields.capacity,
   status: eventFields.status.optional(),
+  salesStartAt: eventFields.salesStartAt.optional(),
+  queueRatePerMinute: eventFields.queueRatePerMinute.optional(),
+  admissionSeconds: eventFields.admissionSeconds.optional(),
 });
 
 export const patchEventBody = z
@@ -102,8 +109,23 @@ export const event = z
     status: z.enum(['draft', 'published']),
     organizerId: z.number().int(),
     version: z.number().int().meta({ description: 'Bumped by one with every seat change; orders the WebSocket feed' }),
+    salesStartAt: dateTime().nullable().meta({ description: 'Nothing sells before it (null: on sale now); early joiners of the line are drawn by lottery at it' }),
+    queueRatePerMinute: z.number().int().nullable().meta({ description: 'The waiting room admits this many a minute (null: no waiting room)' }),
+    admissionSeconds: z.number().int().meta({ description: 'How long an admitted user may hold and book' }),
   })
   .meta({ id: 'Event' }) satisfies z.ZodType<PublicEvent>;
+
+export const queueEntry = z
+  .object({
+    eventId: z.number().int(),
+    ticket: z.number().int().nullable().meta({ description: 'The place in line; null until the lottery at salesStartAt' }),
+    position: z.number().int().nullable().meta({ description: 'ticket − servingThrough while waiting, 0 once admitted; null until the lottery' }),
+    status: z.enum(['waiting', 'admitted', 'expired']),
+    admittedAt: dateTime().nullable().meta({ description: 'When the ticket is (or was) admitted, at the current pace' }),
+    admissionExpiresAt: dateTime().nullable().meta({ description: 'admittedAt + admissionSeconds: holds and bookings are open to the caller until then' }),
+    estimatedWaitSeconds: z.number().int().nullable().meta({ description: 'Seconds until admittedAt; 0 once admitted; null until the lottery' }),
+  })
+  .meta({ id: 'QueueEntry' }) satisfies z.ZodType<PublicQueueEntry>;
 
 export const booking = z
   .object({
@@ -144,6 +166,7 @@ export const bookingList = z.object({ bookings: z.array(booking) });
 export const seatsResult = z.object({ booking, availableSeats: z.number().int() });
 export const holdResult = z.object({ hold });
 export const holdList = z.object({ holds: z.array(hold) });
+export const queueResult = z.object({ queue: queueEntry.nullable() });
 export const heldSeatsResult = z.object({ hold, availableSeats: z.number().int() });
 export const health = (status: 'ok' | 'unavailable') => z.object({ status: z.literal(status) });
 
@@ -160,6 +183,8 @@ const errorBody = z
       availableSeats: z.number().int().optional().meta({ description: 'sold_out only: seats left' }),
       bookedSeats: z.number().int().optional().meta({ description: 'capacity_below_booked only: seats already booked' }),
       heldSeats: z.number().int().optional().meta({ description: 'hold_limit_reached only: seats the caller already holds on the event' }),
+      salesStartAt: dateTime().optional().meta({ description: 'sales_not_started only: when sales open' }),
+      queue: queueEntry.nullable().optional().meta({ description: 'not_admitted only: the caller’s place in line, or null when not in it' }),
     }),
   })
   .meta({ id: 'ErrorBody' });
@@ -184,6 +209,16 @@ const errorExamples: Record<ErrorCode, AppError> = {
   hold_not_active: errors.holdNotActive(7, 'released'),
   hold_limit_reached: errors.holdLimitReached(10, 8),
   hold_extension_limit: errors.holdExtensionLimit(2),
+  sales_not_started: errors.salesNotStarted('2026-12-05T10:00:00.000Z'),
+  not_admitted: errors.notAdmitted({
+    eventId: 1,
+    ticket: 1500,
+    position: 300,
+    status: 'waiting',
+    admittedAt: '2026-12-05T10:00:15.000Z',
+    admissionExpiresAt: '2026-12-05T10:10:15.000Z',
+    estimatedWaitSeconds: 3,
+  } satisfies PublicQueueEntry),
   payload_too_large: errors.payloadTooLarge(),
   rate_limited: new AppError('rate_limited', 'Too many requests'),
   database_unavailable: errors.databaseUnavailable(),

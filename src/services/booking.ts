@@ -6,6 +6,7 @@ import { seatStateColumns } from './event';
 import type { SeatChange, SeatFeed } from './seat-feed';
 import type { ExpiredHoldRelease } from './hold';
 import { releaseExpiredOf } from './hold-expiry';
+import { gateColumns, refuseAtGate, saleOpenTo, type GateState } from './queue';
 import { changedSeatsSelection, seatChangeOf, statementCache, type ChangedSeats } from './seat-statements';
 
 export interface PublicBooking {
@@ -113,7 +114,7 @@ function bookingStatement(db: Database, seatFeed: SeatFeed) {
         availableSeats: sql`${events.availableSeats} - ${quantity}::integer`,
         version: sql`${events.version} + 1`,
       })
-      .where(and(eq(events.id, eventId), eq(events.status, 'published'), sql`${events.availableSeats} >= ${quantity}::integer`))
+      .where(and(eq(events.id, eventId), eq(events.status, 'published'), sql`${events.availableSeats} >= ${quantity}::integer`, saleOpenTo(sql`${userId}::integer`)))
       .returning(seatStateColumns),
   );
   const booked = db.$with('booked', getTableColumns(bookings)).as(
@@ -163,31 +164,45 @@ function bookOrRefuse(db: Database, seatFeed: SeatFeed, request: BookingRequest,
  */
 export async function takeSeatsOrRefuse<R>(
   db: Database,
-  request: { eventId: number; quantity: number },
+  request: SeatRequest,
   releaseExpired: ExpiredHoldRelease,
   take: (handle: Database) => Promise<R | undefined>,
 ): Promise<R> {
   const taken = await take(db);
   if (taken) return taken;
-  const event = await readBookability(db, request.eventId, false);
+  const event = await readBookability(db, request, false);
   const tooFew = event?.status === 'published' && event.availableSeats < request.quantity;
-  if (!tooFew || (await releaseExpired(request.eventId)) === 0) refuseUnlessBookable(event, request);
+  if (!tooFew || (await releaseExpired(request.eventId)) === 0) await refuseUnlessBookable(db, event, request);
   return db.transaction(async (tx) => {
-    refuseUnlessBookable(await readBookability(tx, request.eventId, true), request);
+    await refuseUnlessBookable(tx, await readBookability(tx, request, true), request);
     const retried = await take(tx);
     if (!retried) throw new Error(`seat guard refused event ${request.eventId} while its row was locked with the seats free`);
     return retried;
   });
 }
 
-async function readBookability(db: Database, eventId: number, lockRow: boolean) {
-  const query = db.select({ status: events.status, availableSeats: events.availableSeats }).from(events).where(eq(events.id, eventId));
+/** Who asks for how many seats of which event. */
+interface SeatRequest {
+  eventId: number;
+  userId: number;
+  quantity: number;
+}
+
+type Bookability = GateState & { status: string; availableSeats: number };
+
+async function readBookability(db: Database, request: SeatRequest, lockRow: boolean): Promise<Bookability | undefined> {
+  const query = db
+    .select({ status: events.status, availableSeats: events.availableSeats, ...gateColumns(request.userId) })
+    .from(events)
+    .where(eq(events.id, request.eventId));
   const [event] = lockRow ? await query.for('update') : await query;
   return event;
 }
 
-function refuseUnlessBookable(event: { status: string; availableSeats: number } | undefined, request: { eventId: number; quantity: number }): void {
+/** The first reason that applies: no such event, not on sale yet, not admitted from the line, too few seats. */
+async function refuseUnlessBookable(db: Database, event: Bookability | undefined, request: SeatRequest): Promise<void> {
   if (!event || event.status !== 'published') throw errors.eventNotFound(request.eventId);
+  await refuseAtGate(db, event, request.eventId, request.userId);
   if (event.availableSeats < request.quantity) throw errors.soldOut(event.availableSeats);
 }
 

@@ -4,6 +4,7 @@ import { events, type EventRow } from '../db/schema';
 import { errors } from '../lib/errors';
 import type { FeedChange, SeatFeed } from './seat-feed';
 import type { SeatStateFields } from '../protocol';
+import { eventsId, retimeLine, servingThroughOf, waitingOf, type QueueProgress } from './queue';
 
 export type EventStatus = 'draft' | 'published';
 
@@ -19,6 +20,9 @@ export interface PublicEvent {
   status: EventStatus;
   organizerId: number;
   version: number;
+  salesStartAt: string | null;
+  queueRatePerMinute: number | null;
+  admissionSeconds: number;
 }
 
 export interface NewEvent {
@@ -28,6 +32,11 @@ export interface NewEvent {
   startsAt: Date;
   capacity: number;
   status?: EventStatus;
+  /** Nothing sells before it; null: on sale now. */
+  salesStartAt?: Date | null;
+  /** A waiting room admitting this many a minute; null: none. */
+  queueRatePerMinute?: number | null;
+  admissionSeconds?: number;
 }
 
 export type EventPatch = Partial<NewEvent>;
@@ -54,6 +63,9 @@ export function toPublicEvent(row: EventRow): PublicEvent {
     status: row.status,
     organizerId: row.organizerId,
     version: row.version,
+    salesStartAt: row.salesStartAt?.toISOString() ?? null,
+    queueRatePerMinute: row.queueRatePerMinute,
+    admissionSeconds: row.admissionSeconds,
   };
 }
 
@@ -86,19 +98,32 @@ export async function getVisibleEvent(db: Database, eventId: number, viewerId: n
   return toPublicEvent(row);
 }
 
-/** An event's seat state with what decides who may see it. */
+/** An event's seat state with what decides who may see it, and its line's progress when it has one. */
 export interface ViewableSeatState extends SeatStateFields {
   status: EventStatus;
   organizerId: number;
+  queue: QueueProgress | null;
 }
 
 /** Seat states of many events with their visibility, for snapshot reads answered together and feed catch-up. */
 export async function getViewableSeatStates(db: Database, eventIds: number[]): Promise<ViewableSeatState[]> {
   if (eventIds.length === 0) return [];
-  return db
-    .select({ ...seatStateColumns, status: events.status, organizerId: events.organizerId })
+  const rows = await db
+    .select({
+      ...seatStateColumns,
+      status: events.status,
+      organizerId: events.organizerId,
+      ratePerMinute: events.queueRatePerMinute,
+      // Read only for events with a line.
+      servingThrough: sql<number | null>`case when ${events.queueRatePerMinute} is null then null else ${servingThroughOf(eventsId)} end`,
+      waiting: sql<number | null>`case when ${events.queueRatePerMinute} is null then null else ${waitingOf(eventsId)} end`,
+    })
     .from(events)
     .where(sql`${events.id} in ${eventIds}`);
+  return rows.map(({ ratePerMinute, servingThrough, waiting, ...state }) => ({
+    ...state,
+    queue: ratePerMinute === null ? null : { eventId: state.eventId, ratePerMinute, servingThrough: servingThrough ?? 0, waiting: waiting ?? 0 },
+  }));
 }
 
 export async function createEvent(db: Database, organizerId: number, input: NewEvent): Promise<PublicEvent> {
@@ -114,6 +139,9 @@ export async function createEvent(db: Database, organizerId: number, input: NewE
         availableSeats: input.capacity,
         status: input.status ?? 'published',
         organizerId,
+        salesStartAt: input.salesStartAt ?? null,
+        queueRatePerMinute: input.queueRatePerMinute ?? null,
+        ...(input.admissionSeconds !== undefined && { admissionSeconds: input.admissionSeconds }),
       })
       .returning();
     return toPublicEvent(row!);
@@ -172,6 +200,8 @@ export async function updateEvent(
       .where(and(eq(events.id, eventId), guard))
       .returning({ ...getTableColumns(events), ...(hiding && { hiding }), ...(recorded && { recorded }) });
     if (!row) throw explainRefusedUpdate(current, userId);
+    // A new pace applies from now to those still waiting; nobody's place moves back.
+    if (row.queueDrawn && row.queueRatePerMinute !== null && row.queueRatePerMinute !== current.queueRatePerMinute) await retimeLine(tx, eventId);
     const changes: FeedChange[] = [];
     if (becomesDraft) changes.push({ kind: 'event_hidden', eventId, organizerId: row.organizerId, version: row.version });
     if (capacityChanges) changes.push({ eventId, kind: 'seat_update', availableSeats: row.availableSeats, heldSeats: row.heldSeats, capacity: row.capacity, version: row.version });

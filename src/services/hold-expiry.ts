@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, inArray, lte, sql, type SQLWrapper } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { holds } from '../db/schema';
-import { describeError } from '../lib/error-description';
+import { startBackgroundLoop } from '../lib/background-loop';
 import type { Logger } from '../lib/logger';
 import type { HoldNotice, SeatFeed } from './seat-feed';
 import type { ExpiredHoldRelease } from './hold';
@@ -159,12 +159,9 @@ export interface HoldSweeperOptions {
  * starting at once (holds that expired while no server ran come back at start-up).
  */
 export function startHoldSweeper(options: HoldSweeperOptions) {
-  const { db, seatFeed, logger } = options;
+  const { db, seatFeed } = options;
   const intervalMs = options.intervalMs ?? SWEEP_INTERVAL_MS;
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  let running: Promise<void> | null = null;
   let stopped = false;
-  let failing = false;
   let warnedAt = -Infinity;
 
   /** Releases what the release path may ask for too (a refused booking or hold). */
@@ -175,46 +172,26 @@ export function startHoldSweeper(options: HoldSweeperOptions) {
   }
 
   async function sweep(): Promise<void> {
-    try {
-      // A full statement's worth may leave more due: go again before the warnings.
-      let released = 0;
-      let batch: number;
-      do {
-        batch = await releaseExpired();
-        released += batch;
-      } while (batch === HOLDS_PER_STATEMENT && !stopped);
-      if (released === 0 || performance.now() - warnedAt >= BUSY_WARNING_INTERVAL_MS) {
-        warnedAt = performance.now();
-        await warnExpiringHolds(db, seatFeed, options.warningSeconds);
-      }
-      if (failing) logger.info('hold sweeper: database answers again');
-      failing = false;
-    } catch (error) {
-      // Logged once per outage: the next sweeps try again, and the holds wait in the database.
-      if (!failing) logger.warn('hold sweeper: sweep failed; retrying', { ...describeError(error) });
-      failing = true;
+    // A full statement's worth may leave more due: go again before the warnings.
+    let released = 0;
+    let batch: number;
+    do {
+      batch = await releaseExpired();
+      released += batch;
+    } while (batch === HOLDS_PER_STATEMENT && !stopped);
+    if (released === 0 || performance.now() - warnedAt >= BUSY_WARNING_INTERVAL_MS) {
+      warnedAt = performance.now();
+      await warnExpiringHolds(db, seatFeed, options.warningSeconds);
     }
   }
 
-  /** At a fixed pace: the next sweep is due `intervalMs` after this one began, at once when it took longer. */
-  function schedule(inMs: number): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      const startedAt = performance.now();
-      running = sweep().finally(() => {
-        running = null;
-        schedule(intervalMs - (performance.now() - startedAt));
-      });
-    }, Math.max(0, inMs));
-  }
-
-  schedule(0);
+  // At a fixed pace: the next sweep is due `intervalMs` after this one began, at once when it took longer.
+  const loop = startBackgroundLoop({ logger: options.logger, name: 'hold sweeper', turn: sweep, nextInMs: (startedAt) => intervalMs - (performance.now() - startedAt) });
   return {
     releaseExpired: (eventId: number) => releaseExpired(eventId),
     async stop(): Promise<void> {
       stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
+      await loop.stop();
     },
   };
 }

@@ -5,6 +5,7 @@ import { AppError, errors } from '../lib/errors';
 import { takeSeatsOrRefuse, toPublicBooking, type PublicBooking } from './booking';
 import { seatStateColumns } from './event';
 import { releaseExpiredOf } from './hold-expiry';
+import { saleOpenTo } from './queue';
 import type { SeatFeed } from './seat-feed';
 import { changedSeatsSelection, heldSeatsBackStatement, seatChangeOf, statementCache, uncountStatement } from './seat-statements';
 
@@ -168,7 +169,7 @@ function holdStatement(db: Database, seatFeed: SeatFeed) {
         heldSeats: sql`${events.heldSeats} + ${quantity}::integer`,
         version: sql`${events.version} + 1`,
       })
-      .where(and(eq(events.id, eventId), eq(events.status, 'published'), sql`${events.availableSeats} >= ${quantity}::integer`))
+      .where(and(eq(events.id, eventId), eq(events.status, 'published'), sql`${events.availableSeats} >= ${quantity}::integer`, saleOpenTo(sql`${userId}::integer`)))
       .returning(seatStateColumns),
   );
   const held = db.$with('held', getTableColumns(holds)).as(

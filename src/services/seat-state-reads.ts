@@ -1,6 +1,6 @@
-import { seatStateOf, type SeatStateFields } from '../protocol';
+import { seatStateOf } from '../protocol';
 import { isVisibleTo, type ViewableSeatState } from './event';
-import type { SeatStateLoader } from './websocket';
+import type { SeatSnapshot, SeatStateLoader } from './websocket';
 
 /**
  * Snapshot reads, batched: every subscription asking within one timer turn is answered from one
@@ -18,7 +18,7 @@ export function createBatchedSeatStateLoader(readStates: (eventIds: number[]) =>
   interface Waiting {
     eventId: number;
     viewerId: number;
-    resolve: (state: SeatStateFields | null) => void;
+    resolve: (state: SeatSnapshot | null) => void;
     reject: (error: unknown) => void;
   }
   let batch: Waiting[] = [];
@@ -30,7 +30,7 @@ export function createBatchedSeatStateLoader(readStates: (eventIds: number[]) =>
       for (const read of waiting) {
         const row = byEvent.get(read.eventId);
         // Each reader gets an object of its own, without the visibility columns.
-        read.resolve(row && isVisibleTo(row, read.viewerId) ? seatStateOf(row) : null);
+        read.resolve(row && isVisibleTo(row, read.viewerId) ? { ...seatStateOf(row), queue: row.queue } : null);
       }
     } catch (error) {
       for (const read of waiting) read.reject(error);

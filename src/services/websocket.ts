@@ -4,6 +4,7 @@ import {
   WS_CLOSE,
   WS_LIMITS,
   type ErrorCode,
+  type QueueProgress,
   type SeatStateFields,
   type ServerMessage,
 } from '../protocol';
@@ -51,7 +52,10 @@ export interface ClientState {
   queue: Promise<void>;
 }
 
-export type SeatStateLoader = (eventId: number, userId: number) => Promise<SeatStateFields | null>;
+/** What a newcomer's snapshot is made of: the seats, and the line's progress when the event has one. */
+export type SeatSnapshot = SeatStateFields & { queue?: QueueProgress | null };
+
+export type SeatStateLoader = (eventId: number, userId: number) => Promise<SeatSnapshot | null>;
 
 export interface WebSocketMetrics {
   messagesSent(count: number): void;
@@ -88,6 +92,8 @@ interface EventFeedState {
   readsInFlight: number;
   /** Moves to draft heard while tracked: a read that began before one is taken again (withSeatState). */
   hidings: number;
+  /** The newest line progress given out (its servingThrough never goes back); null without a waiting room. */
+  queue: QueueProgress | null;
 }
 
 const CLIENT_ID_SUFFIX_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -237,6 +243,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
         }),
         readsInFlight: 0,
         hidings: 0,
+        queue: null,
       };
       feedByEvent.set(eventId, state);
     }
@@ -258,11 +265,11 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
    * the read may have committed after it, when the event still looked published: the read is
    * taken again, after that commit, so the reader is not attached behind the notice's back.
    */
-  async function withSeatState(eventId: number, userId: number, use: (loaded: SeatStateFields | null) => void): Promise<void> {
+  async function withSeatState(eventId: number, userId: number, use: (loaded: SeatSnapshot | null) => void): Promise<void> {
     const feed = feedStateOf(eventId);
     feed.readsInFlight += 1;
     try {
-      let loaded: SeatStateFields | null;
+      let loaded: SeatSnapshot | null;
       let hidingsBefore: number;
       do {
         hidingsBefore = feed.hidings;
@@ -282,7 +289,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
    * database is ahead of what was handed out, everyone is sent it too (each slice when its
    * window allows), so no one stays behind.
    */
-  function attachSubscription(client: ClientState, loaded: SeatStateFields): void {
+  function attachSubscription(client: ClientState, loaded: SeatSnapshot): void {
     if (client.closing) return;
     const eventId = loaded.eventId;
     const feed = feedStateOf(eventId);
@@ -299,7 +306,10 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
       subscribersByEvent.set(eventId, watchers);
     }
     watchers.add(client.clientId);
-    send(client, { type: 'subscribed', ...snapshot });
+    // The line as read, unless the watchers were already given a later servingThrough.
+    if (!loaded.queue || !feed.queue || loaded.queue.servingThrough >= feed.queue.servingThrough) feed.queue = loaded.queue ?? null;
+    const line = feed.queue && { servingThrough: feed.queue.servingThrough, waiting: feed.queue.waiting };
+    send(client, { type: 'subscribed', ...snapshot, ...line });
   }
 
   function detachSubscription(client: ClientState, eventId: number): void {
@@ -352,6 +362,28 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     if (!feed) return;
     if (change.kind === 'event_hidden') return hideFromAllButOrganizer(feed, change);
     feed.slices.deliver(change);
+  }
+
+  /**
+   * Where an event's line stands, to its watchers here, when it moved: never a servingThrough
+   * below one already given out (each process reads the line by itself, at its own moments).
+   */
+  function handleQueueProgress(progress: QueueProgress): void {
+    const feed = feedByEvent.get(progress.eventId);
+    if (!feed) return;
+    const given = feed.queue;
+    if (given && (progress.servingThrough < given.servingThrough || (progress.servingThrough === given.servingThrough && progress.waiting === given.waiting && progress.ratePerMinute === given.ratePerMinute))) return;
+    feed.queue = progress;
+    const { eventId, servingThrough, waiting, ratePerMinute } = progress;
+    const text = JSON.stringify({ type: 'queue_progress', eventId, servingThrough, waiting, ratePerMinute } satisfies ServerMessage);
+    const server = attachedPublisher();
+    for (let slice = 0; slice < sliceCount; slice++) {
+      const topic = sliceTopic(progress.eventId, slice);
+      const watchers = server.subscriberCount(topic);
+      if (watchers === 0) continue;
+      server.publish(topic, text);
+      metrics?.messagesSent(watchers);
+    }
   }
 
   /** A hold's fate, to every connection its owner has here (the other processes tell theirs). */
@@ -516,6 +548,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
     handleMessage,
     handleClose,
     handleSeatChange,
+    handleQueueProgress,
     catchUp,
     /** Event ids watched here or being read for a snapshot (for feed catch-up). */
     watchedEventIds: () => [...feedByEvent.keys()],

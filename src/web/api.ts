@@ -6,8 +6,9 @@ import type { PublicUser } from '../services/auth';
 import type { PublicBooking } from '../services/booking';
 import type { PublicEvent } from '../services/event';
 import type { PublicHold } from '../services/hold';
+import type { PublicQueueEntry } from '../services/queue';
 
-export type { PublicBooking, PublicEvent, PublicHold, PublicUser };
+export type { PublicBooking, PublicEvent, PublicHold, PublicQueueEntry, PublicUser };
 
 /** The spec's error body, thrown as one type. */
 export class ApiError extends Error {
@@ -79,6 +80,10 @@ export function createApi(currentToken: () => string | null) {
     confirmHold: (holdId: number) => dataOf(() => api.holds({ id: holdId }).confirm.post()),
     extendHold: (holdId: number) => dataOf(() => api.holds({ id: holdId }).extend.post()),
     releaseHold: (holdId: number) => dataOf(() => api.holds({ id: holdId }).delete()),
+    // Joining again answers the place already held, so a retried join never queues twice.
+    joinQueue: (eventId: number) => dataOf(() => api.events({ id: eventId }).queue.post()),
+    queue: (eventId: number) => dataOf(() => api.events({ id: eventId }).queue.get()),
+    leaveQueue: (eventId: number) => dataOf(() => api.events({ id: eventId }).queue.delete()),
   };
 }
 

@@ -1,8 +1,8 @@
 /**
  * The dashboard page (SPEC §6): sign in, watch every event's seats live over one WebSocket
  * (the client library), book and cancel through the REST API, hold seats and confirm, extend or
- * release the holds (holds.ts). The socket's token source
- * refreshes the signed-in token, so a page left open outlives the token it signed in with.
+ * release the holds (holds.ts), and wait in a sale's line (waiting-room.ts). The socket's token
+ * source refreshes the signed-in token, so a page left open outlives the token it signed in with.
  */
 import { createSeatwatchClient, type ConnectionStateChange, type SeatwatchClient } from '../client';
 import { ApiError, createApi, type PublicUser } from './api';
@@ -13,8 +13,10 @@ import { createEventsView } from './events-view';
 import { createHolds } from './holds';
 import { createMessageLog } from './message-log';
 import { createNotice } from './notice';
+import { createServerClock } from './server-clock';
 import { session } from './session';
 import { createTokenSource } from './token-source';
+import { createWaitingRoom } from './waiting-room';
 
 const api = createApi(() => session.token());
 const notice = createNotice(required('[data-notice]'));
@@ -31,7 +33,17 @@ const seatsWord = (count: number) => `${count} ${count === 1 ? 'seat' : 'seats'}
 
 const eventsView = createEventsView(required('[data-events]'), { book, hold: (eventId, quantity) => void holds.hold(eventId, quantity) });
 const bookingsView = createBookingsView(required('[data-bookings]'), { cancel, eventName: (eventId) => eventsView.nameOf(eventId) });
-const holds = createHolds(required('[data-holds]'), { api, notice, eventsView, handleFailure, refreshBookings });
+// One estimate of the server's clock for every countdown on the page: each server-stamped answer improves it.
+const clock = createServerClock();
+const holds = createHolds(required('[data-holds]'), { api, notice, eventsView, handleFailure, refreshBookings, clock });
+const waitingRoom = createWaitingRoom({
+  api,
+  notice,
+  clock,
+  eventsView,
+  positionOf: (eventId, ticket) => live?.queuePosition(eventId, ticket) ?? null,
+  handleFailure,
+});
 
 let live: SeatwatchClient | null = null;
 let signedInUser: PublicUser | null = null;
@@ -45,6 +57,7 @@ function showSignIn(message?: string): void {
   live?.close();
   live = null;
   holds.clear();
+  waitingRoom.clear();
   showConnection({ state: 'closed' });
   dashboardView.hidden = true;
   account.hidden = true;
@@ -59,13 +72,13 @@ function signOut(message?: string): void {
   showSignIn(message);
 }
 
-/** A refused token anywhere means the session is over. */
+/** A refused token anywhere means the session is over; a sale's gate (not open yet, not your turn) says why. */
 function handleFailure(error: unknown, fallback: string): void {
   if (error instanceof ApiError && error.status === 401) {
     signOut('Your session has ended. Please sign in again.');
     return;
   }
-  notice.show(error instanceof Error ? error.message : fallback, 'error');
+  notice.show(waitingRoom.refusal(error) ?? (error instanceof Error ? error.message : fallback), 'error');
 }
 
 async function enterDashboard(user: PublicUser): Promise<void> {
@@ -78,8 +91,9 @@ async function enterDashboard(user: PublicUser): Promise<void> {
   try {
     const { events } = await api.events();
     eventsView.render(events);
+    waitingRoom.render(events);
     watchLive(events.map((event) => event.id));
-    await Promise.all([refreshBookings(), holds.refresh()]);
+    await Promise.all([refreshBookings(), holds.refresh(), waitingRoom.refresh()]);
   } catch (error) {
     handleFailure(error, 'Could not load the events.');
   }
@@ -99,10 +113,13 @@ function watchLive(eventIds: number[]): void {
       void refreshBookings().catch(() => {});
       // A hold_expired sent while we were away is not sent again: the list is read afresh.
       void holds.refresh().catch(() => {});
+      // queue_progress is not replayed either: the place is read afresh.
+      void waitingRoom.refresh();
     }
   });
   client.onSeats((eventId, seats) => eventsView.updateSeats(eventId, seats));
   client.onHold((message) => holds.heard(message));
+  client.onQueueProgress((progress) => waitingRoom.heard(progress));
   client.onMessage((message, rawText) => messageLog.message(message.type, rawText));
   // The connection carries on until its token's expiry, then reconnects with a fresh one.
   client.onTokenRefreshError((error) => messageLog.note(`token refresh failed (${error.reason}); reconnecting at ${error.expiresAt}`));
@@ -121,13 +138,16 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState !== 'visible' || !signedInUser) return;
   void refreshBookings().catch(() => {});
   void holds.refresh().catch(() => {});
+  void waitingRoom.refresh();
 });
 
 async function book(eventId: number, quantity: number): Promise<void> {
   const name = eventsView.nameOf(eventId);
   eventsView.setBusy(eventId, true);
   try {
+    const sentAt = Date.now();
     const result = await api.book(eventId, quantity);
+    clock.observe(result.booking.createdAt, sentAt, Date.now());
     notice.show(`Booked ${seatsWord(quantity)} for ${name}. ${result.availableSeats} left.`, 'success');
     await refreshBookings();
   } catch (error) {

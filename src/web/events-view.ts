@@ -1,6 +1,7 @@
 /**
  * The event cards: live seat counts (available, and held in someone's cart), the sold-out state,
- * and Book or Hold with a quantity. When a live
+ * and Book or Hold with a quantity; an event with a waiting room gets a slot for its line
+ * (`queueSlot`, filled by waiting-room-view.ts). When a live
  * update leaves fewer seats than the quantity picked, the card says so and no quantity is
  * picked until the user picks one (Book waits): Book never books a number the user did not choose.
  */
@@ -43,6 +44,12 @@ export function createEventsView(container: HTMLElement, actions: EventsViewActi
     for (let count = 1; count <= MAX_SEATS_PER_BOOKING; count++) quantity.append(h('option', { value: count, selected: count === 1 }, String(count)));
     const pickNotice = h('p', { class: 'pick-notice', 'data-pick-notice': true, role: 'alert', hidden: true });
     const onSale = event.status === 'published';
+    const hasLine = onSale && event.queueRatePerMinute !== null;
+    // A waiting room says when sales open itself; without one, the card does.
+    const salesOpenNote =
+      onSale && !hasLine && event.salesStartAt !== null && Date.parse(event.salesStartAt) > Date.now()
+        ? h('p', { class: 'event-note' }, `Sales open ${dateFormat.format(new Date(event.salesStartAt))}.`)
+        : null;
     const holdButton = h(
       'button',
       { type: 'button', class: 'button button-quiet', 'data-action': 'hold', 'aria-label': `Hold seats for ${event.name}`, title: 'Keep the seats for a while, then confirm' },
@@ -102,6 +109,8 @@ export function createEventsView(container: HTMLElement, actions: EventsViewActi
         h('span', { class: 'meter-fill', 'data-meter': true }),
         h('span', { class: 'meter-held', 'data-meter-held': true }),
       ),
+      hasLine && h('div', { class: 'line-slot', 'data-queue': true }),
+      salesOpenNote,
       onSale ? form : h('p', { class: 'event-note' }, 'Not on sale yet: only you, the organizer, can see this draft.'),
     );
     return element;
@@ -201,6 +210,10 @@ export function createEventsView(container: HTMLElement, actions: EventsViewActi
       updateActionButtons(element);
       button.setAttribute('aria-busy', String(busy));
       element.querySelector('[data-action="hold"]')?.setAttribute('aria-busy', String(busy));
+    },
+    /** Where the event's waiting line is shown; null when it has none. */
+    queueSlot(eventId: number): HTMLElement | null {
+      return cards.get(eventId)?.querySelector<HTMLElement>('[data-queue]') ?? null;
     },
     nameOf(eventId: number): string {
       return eventsById.get(eventId)?.name ?? `Event #${eventId}`;

@@ -9,7 +9,7 @@ import { ApiError, type Api } from './api';
 import type { EventsView } from './events-view';
 import { createHoldsView } from './holds-view';
 import type { createNotice } from './notice';
-import { createServerClock } from './server-clock';
+import { createServerClock, type ServerClock } from './server-clock';
 
 export interface HoldsDependencies {
   api: Pick<Api, 'holds' | 'holdById' | 'hold' | 'confirmHold' | 'extendHold' | 'releaseHold'>;
@@ -18,14 +18,15 @@ export interface HoldsDependencies {
   /** A refused token ends the session; anything else is shown. */
   handleFailure(error: unknown, fallback: string): void;
   refreshBookings(): Promise<void>;
+  /** The page's estimate of the server's clock, shared with its other countdowns; a clock of its own without one. */
+  clock?: ServerClock;
 }
 
 const seatsWord = (count: number) => `${count} ${count === 1 ? 'seat' : 'seats'}`;
 
 const timeLeft = (seconds: number) => (seconds >= 60 ? `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')} min` : `${seconds} s`);
 
-export function createHolds(container: HTMLElement, { api, notice, eventsView, handleFailure, refreshBookings }: HoldsDependencies) {
-  const clock = createServerClock();
+export function createHolds(container: HTMLElement, { api, notice, eventsView, handleFailure, refreshBookings, clock = createServerClock() }: HoldsDependencies) {
   const view = createHoldsView(container, clock, { confirm, extend, release, expiredLocally, eventName: (eventId) => eventsView.nameOf(eventId) });
 
   const describe = (holdId: number) => {

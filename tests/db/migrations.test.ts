@@ -46,7 +46,7 @@ test('migrations apply cleanly to an empty database and are a no-op the second t
 
   const first = await openDatabase(location.url, { pgliteDir: location.pgliteDir });
   expect(first.kind).toBe(usingPostgres() ? 'postgres' : 'pglite');
-  expect(await tableNames(first)).toEqual(['bookings', 'events', 'held_by_user', 'holds', 'users']);
+  expect(await tableNames(first)).toEqual(['bookings', 'events', 'held_by_user', 'holds', 'queue_entries', 'users']);
   expect(await appliedMigrations(first)).toBe(migrationFiles.length);
   // Data written after the first start must survive the second one untouched.
   await first.db.execute(sql`insert into users (email, password_hash) values ('kept@example.com', 'x')`);
@@ -55,7 +55,7 @@ test('migrations apply cleanly to an empty database and are a no-op the second t
   const second = await openDatabase(location.url, { pgliteDir: location.pgliteDir });
   try {
     expect(await appliedMigrations(second)).toBe(migrationFiles.length);
-    expect(await tableNames(second)).toEqual(['bookings', 'events', 'held_by_user', 'holds', 'users']);
+    expect(await tableNames(second)).toEqual(['bookings', 'events', 'held_by_user', 'holds', 'queue_entries', 'users']);
     const users = rowsOf<{ email: string }>(await second.db.execute(sql`select email from users`));
     expect(users.map((row) => row.email)).toEqual(['kept@example.com']);
   } finally {

@@ -55,7 +55,7 @@ test('answers in object and array row modes, with the migrations applied', async
   const arrays = await database.query<unknown[]>('select 1, 2', [], { rowMode: 'array' });
   expect(arrays.rows).toEqual([[1, 2]]);
   const tables = await database.query<{ table_name: string }>(`select table_name from information_schema.tables where table_schema = 'public' order by 1`);
-  expect(tables.rows.map((row) => row.table_name)).toEqual(['bookings', 'events', 'held_by_user', 'holds', 'users']);
+  expect(tables.rows.map((row) => row.table_name)).toEqual(['bookings', 'events', 'held_by_user', 'holds', 'queue_entries', 'users']);
 });
 
 test('types given pass-through parsers come back as PostgreSQL text; others are parsed', async () => {
@@ -217,6 +217,6 @@ test('a thread started from a dump holds what the dump held, and gets the migrat
   const database = await openThread(unmigrated);
   expect((await database.query<{ note: string }>('select note from from_dump')).rows).toEqual([{ note: 'kept' }]);
   const tables = await database.query<{ table_name: string }>(`select table_name from information_schema.tables where table_schema = 'public' order by 1`);
-  expect(tables.rows.map((row) => row.table_name)).toEqual(['bookings', 'events', 'from_dump', 'held_by_user', 'holds', 'users']);
+  expect(tables.rows.map((row) => row.table_name)).toEqual(['bookings', 'events', 'from_dump', 'held_by_user', 'holds', 'queue_entries', 'users']);
   expect((await insertUser(database, 'migrated@example.com')).rows).toEqual([{ id: 1 }]);
 });

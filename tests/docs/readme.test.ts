@@ -35,6 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   watcher?.process.kill();
   holdWatcher?.process.kill();
+  lineWatcher?.process.kill();
   await server.stop();
   rmSync(workDir, { recursive: true, force: true });
 });
@@ -84,6 +85,7 @@ interface RunningCommand {
 
 let watcher: RunningCommand | undefined;
 let holdWatcher: RunningCommand | undefined;
+let lineWatcher: RunningCommand | undefined;
 
 function startCommand(name: string): RunningCommand {
   const child = Bun.spawn(['bash', '-c', forThisServer(block('command', name).text)], {
@@ -218,6 +220,37 @@ describe('README: sell with holds', () => {
     expect(holdWatcher!.unread()).toEqual([]);
     holdWatcher!.process.kill();
   });
+});
+
+describe('README: run an on-sale', () => {
+  test('the organizer creates an event whose sale opens in 10 s, with a line of 12 a minute', async () => {
+    const printed = await runCommand('onsale-event');
+    expectPrinted('onsale-event', [printed]);
+    const { event } = JSON.parse(printed);
+    expect(Date.parse(event.salesStartAt) - Date.now()).toBeGreaterThan(5_000);
+  }, 20_000);
+
+  test('the watcher of the event: greeting, then the snapshot with where the line stands', async () => {
+    lineWatcher = startCommand('watch-line');
+    expectPrinted('watch-line', await lineWatcher.nextLines(2, 10_000));
+  }, 20_000);
+
+  test('Alice joins: no ticket before the lottery; booking before the sale is sales_not_started', async () => {
+    expectPrinted('join-line', [await runCommand('join-line')]);
+    expectPrinted('book-early', [await runCommand('book-early')]);
+  }, 20_000);
+
+  test('the watcher sees one waiting, then ticket 1 admitted when the sale opens', async () => {
+    expectPrinted('line-moves', await lineWatcher!.nextLines(2, 20_000));
+  }, 30_000);
+
+  test('Alice is admitted and books', async () => {
+    expectPrinted('my-place', (await runCommand('my-place')).split('\n').filter((line) => line !== ''));
+    await Bun.sleep(1_500);
+    // The booking is a seat change; the line no longer moves.
+    expect(lineWatcher!.unread().map((line) => JSON.parse(line).type)).toEqual(['booking_created']);
+    lineWatcher!.process.kill();
+  }, 20_000);
 });
 
 describe('README on PostgreSQL', () => {

@@ -44,7 +44,7 @@ async function feedSettled(): Promise<void> {
   await waitFor(() => seatChanges.some((change) => change.eventId === sentinelEventId && change.availableSeats === seatsAfter), 10_000, 'the sentinel seat change');
 }
 
-const eventKeys = ['availableSeats', 'capacity', 'description', 'heldSeats', 'id', 'name', 'organizerId', 'startsAt', 'status', 'venue', 'version'];
+const eventKeys = ['admissionSeconds', 'availableSeats', 'capacity', 'description', 'heldSeats', 'id', 'name', 'organizerId', 'queueRatePerMinute', 'salesStartAt', 'startsAt', 'status', 'venue', 'version'];
 
 const eventCount = async () => (await server.database.db.select({ count: sql<number>`count(*)::int` }).from(events))[0]!.count;
 

@@ -121,7 +121,20 @@ describe('Postman: /openapi/json through openapi-to-postmanv2 and newman', () =>
   });
 
   test("README's 5-minute test and its holds, run by newman from the converted collection: every step answers as the README shows", async () => {
-    const steps = readmeRequests().map((request) => ({ ...request, ...matchTemplate(Object.keys(document.paths), request.path) }));
+    const all = readmeRequests().map((request) => ({ ...request, ...matchTemplate(Object.keys(document.paths), request.path) }));
+    // The on-sale waits for a sale that opens 10 s after its event is made (a shell variable newman
+    // has not got): tests/docs/readme.test.ts runs it verbatim; here its routes must be in the collection.
+    const onSale = ['onsale-event', 'join-line', 'book-early', 'my-place'];
+    expect(all.filter((step) => onSale.includes(step.block)).map((step) => `${step.block}: ${step.method} ${step.template}`)).toEqual([
+      'onsale-event: POST /api/events',
+      'join-line: POST /api/events/{id}/queue',
+      'book-early: POST /api/bookings',
+      'my-place: GET /api/events/{id}/queue',
+      'my-place: POST /api/bookings',
+    ]);
+    const collected = requestItems(collection.item).map((item) => `${item.request!.method} /${item.request!.url.path.join('/')}`);
+    for (const route of ['POST /api/events/:id/queue', 'GET /api/events/:id/queue', 'DELETE /api/events/:id/queue']) expect(collected).toContain(route);
+    const steps = all.filter((step) => !onSale.includes(step.block));
     expect(steps.map((step) => `${step.block}: ${step.method} ${step.template}`)).toEqual([
       'login: POST /api/auth/login',
       'keep-token: POST /api/auth/login',

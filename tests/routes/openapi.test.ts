@@ -212,7 +212,7 @@ describe('GET /openapi/json', () => {
     const holdResult = operation('POST /api/holds').responses['201'].content['application/json'].schema;
     expect(holdResult.properties).toEqual({ hold: { $ref: '#/components/schemas/Hold' }, availableSeats: { type: 'integer' } });
     expect(Object.keys(User.properties)).toEqual(['id', 'email', 'name']);
-    expect(Object.keys(Event.properties)).toEqual(['id', 'name', 'description', 'venue', 'startsAt', 'capacity', 'availableSeats', 'heldSeats', 'status', 'organizerId', 'version']);
+    expect(Object.keys(Event.properties)).toEqual(['id', 'name', 'description', 'venue', 'startsAt', 'capacity', 'availableSeats', 'heldSeats', 'status', 'organizerId', 'version', 'salesStartAt', 'queueRatePerMinute', 'admissionSeconds']);
     expect(Object.keys(Booking.properties)).toEqual(['id', 'eventId', 'userId', 'quantity', 'status', 'createdAt', 'cancelledAt']);
     const bookResult = operation('POST /api/bookings').responses['201'].content['application/json'].schema;
     expect(bookResult.properties).toEqual({ booking: { $ref: '#/components/schemas/Booking' }, availableSeats: { type: 'integer' } });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabaseUrl, sayNeedsPostgres, usingPostgres } from '../support/database';
-import { killServerProcesses, startServerProcess, type ServerProcess } from '../support/server-process';
+import { callProcess, killServerProcesses, registerOn, startServerProcess, type ListeningServerProcess } from '../support/server-process';
 import { connect, waitFor, type TestSocket } from '../support/ws';
 
 /**
@@ -27,39 +27,24 @@ async function freshStorage(): Promise<{ env: Record<string, string>; cwd?: stri
   return { env: {}, cwd };
 }
 
-type Server = ServerProcess & { port: number };
-
-async function call(server: Server, method: string, path: string, token?: string, body?: unknown) {
-  const response = await fetch(`http://127.0.0.1:${server.port}${path}`, {
-    method,
-    headers: { ...(token && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as any };
-}
-
-async function register(server: Server, name: string): Promise<string> {
-  const answer = await call(server, 'POST', '/api/auth/register', undefined, { email: `${name}-${Date.now()}-${Math.random()}@example.com`, password: 'password123' });
-  expect(answer.status).toBe(201);
-  return answer.body.token;
-}
+type Server = ListeningServerProcess;
 
 async function createEvent(server: Server, token: string, capacity: number): Promise<number> {
-  const answer = await call(server, 'POST', '/api/events', token, { name: 'Holds in processes', startsAt: '2031-01-01T20:00:00Z', capacity });
+  const answer = await callProcess(server, 'POST', '/api/events', token, { name: 'Holds in processes', startsAt: '2031-01-01T20:00:00Z', capacity });
   expect(answer.status).toBe(201);
   return answer.body.event.id;
 }
 
-const eventOf = async (server: Server, eventId: number) => (await call(server, 'GET', `/api/events/${eventId}`)).body.event;
+const eventOf = async (server: Server, eventId: number) => (await callProcess(server, 'GET', `/api/events/${eventId}`)).body.event;
 
 test('a confirm racing the expiry (HOLD_TTL_SECONDS=2) either books (201) or answers hold_expired (410), never both; every seat accounted for', async () => {
   const storage = await freshStorage();
   const server = await startServerProcess({ ...storage.env, JWT_SECRET, HOLD_TTL_SECONDS: '2', LOG_LEVEL: 'warn' }, { cwd: storage.cwd });
-  const organizer = await register(server, 'organizer');
+  const organizer = await registerOn(server, 'organizer');
   const eventId = await createEvent(server, organizer, 100);
-  const buyers = await Promise.all(Array.from({ length: 6 }, (_, index) => register(server, `buyer${index}`)));
+  const buyers = await Promise.all(Array.from({ length: 6 }, (_, index) => registerOn(server, `buyer${index}`)));
   // Five holds each, made at once so that all of them are still ahead of their expiry below.
-  const created = await Promise.all(buyers.flatMap((token) => Array.from({ length: 5 }, () => call(server, 'POST', '/api/holds', token, { eventId }).then((answer) => ({ token, answer })))));
+  const created = await Promise.all(buyers.flatMap((token) => Array.from({ length: 5 }, () => callProcess(server, 'POST', '/api/holds', token, { eventId }).then((answer) => ({ token, answer })))));
   const made = created.map(({ token, answer }) => {
     expect(answer.status).toBe(201);
     return { token, holdId: answer.body.hold.id as number, expiresAt: Date.parse(answer.body.hold.expiresAt) };
@@ -69,7 +54,7 @@ test('a confirm racing the expiry (HOLD_TTL_SECONDS=2) either books (201) or ans
     made.map(async ({ token, holdId, expiresAt }, index) => {
       const offsetMs = -500 + (1_000 * index) / (made.length - 1);
       await Bun.sleep(Math.max(0, expiresAt + offsetMs - Date.now()));
-      const answer = await call(server, 'POST', `/api/holds/${holdId}/confirm`, token);
+      const answer = await callProcess(server, 'POST', `/api/holds/${holdId}/confirm`, token);
       return { token, holdId, answer };
     }),
   );
@@ -77,11 +62,11 @@ test('a confirm racing the expiry (HOLD_TTL_SECONDS=2) either books (201) or ans
   let booked = 0;
   for (const { token, holdId, answer } of outcomes) {
     expect([201, 410]).toContain(answer.status);
-    const after = (await call(server, 'GET', `/api/holds/${holdId}`, token)).body.hold;
+    const after = (await callProcess(server, 'GET', `/api/holds/${holdId}`, token)).body.hold;
     if (answer.status === 201) {
       booked += 1;
       expect(after).toMatchObject({ status: 'confirmed', bookingId: answer.body.booking.id });
-      expect((await call(server, 'GET', `/api/bookings/${answer.body.booking.id}`, token)).body.booking.status).toBe('confirmed');
+      expect((await callProcess(server, 'GET', `/api/bookings/${answer.body.booking.id}`, token)).body.booking.status).toBe('confirmed');
     } else {
       expect(answer.body.error.code).toBe('hold_expired');
       expect(after).toMatchObject({ status: 'expired', bookingId: null });
@@ -99,13 +84,13 @@ test('holds that expired while no server ran come back within 1 s of start-up, o
   const storage = await freshStorage();
   const env = { ...storage.env, JWT_SECRET, HOLD_TTL_SECONDS: '5', LOG_LEVEL: 'info' };
   const first = await startServerProcess(env, { cwd: storage.cwd });
-  const organizer = await register(first, 'organizer');
+  const organizer = await registerOn(first, 'organizer');
   const eventId = await createEvent(first, organizer, 10);
-  const holder = await register(first, 'holder');
+  const holder = await registerOn(first, 'holder');
   const holdIds: number[] = [];
   let expiresAtOfLast = '';
   for (const quantity of [1, 2, 3]) {
-    const held = (await call(first, 'POST', '/api/holds', holder, { eventId, quantity })).body.hold;
+    const held = (await callProcess(first, 'POST', '/api/holds', holder, { eventId, quantity })).body.hold;
     holdIds.push(held.id);
     expiresAtOfLast = held.expiresAt;
   }
@@ -125,7 +110,7 @@ test('holds that expired while no server ran come back within 1 s of start-up, o
   }
   expect(Date.now() - listeningAt).toBeLessThan(1_000);
   expect(event).toMatchObject({ availableSeats: 10, heldSeats: 0 });
-  for (const holdId of holdIds) expect((await call(second, 'GET', `/api/holds/${holdId}`, holder)).body.hold.status).toBe('expired');
+  for (const holdId of holdIds) expect((await callProcess(second, 'GET', `/api/holds/${holdId}`, holder)).body.hold.status).toBe('expired');
   // One release for the three: one version after the three holds' own.
   expect(event.version).toBe(1 + 3 + 1);
   second.child.kill('SIGTERM');
@@ -139,9 +124,9 @@ if (!usingPostgres()) {
     const databaseUrl = await createTestDatabaseUrl();
     const server = await startServerProcess({ DATABASE_URL: databaseUrl, JWT_SECRET, WORKERS: '4', HOLD_TTL_SECONDS: '3', HOLD_WARNING_SECONDS: '2', LOG_LEVEL: 'info' });
     await waitFor(() => server.logLines.filter((line) => String(line.msg).startsWith('Seatwatch listening on ')).length === 4, 30_000, 'four workers listening');
-    const organizer = await register(server, 'organizer');
+    const organizer = await registerOn(server, 'organizer');
     const eventId = await createEvent(server, organizer, 200);
-    const owners = await Promise.all(Array.from({ length: 4 }, (_, index) => register(server, `owner${index}`)));
+    const owners = await Promise.all(Array.from({ length: 4 }, (_, index) => registerOn(server, `owner${index}`)));
     // Eight connections per owner: the kernel spreads them over the four workers.
     const tabsByOwner: TestSocket[][] = owners.map((token) => Array.from({ length: 8 }, () => connect(`ws://127.0.0.1:${server.port}/ws?token=${token}`)));
     const watchers = Array.from({ length: 8 }, () => connect(`ws://127.0.0.1:${server.port}/ws/events/${eventId}?token=${organizer}`));
@@ -150,7 +135,7 @@ if (!usingPostgres()) {
     const holdsByOwner: number[][] = await Promise.all(
       owners.map(async (token) => {
         const ids: number[] = [];
-        for (let i = 0; i < 10; i++) ids.push((await call(server, 'POST', '/api/holds', token, { eventId })).body.hold.id);
+        for (let i = 0; i < 10; i++) ids.push((await callProcess(server, 'POST', '/api/holds', token, { eventId })).body.hold.id);
         return ids;
       }),
     );

@@ -59,7 +59,7 @@ describe('create, list, get', () => {
     await refusal(getVisibleEvent(database.db, draft.id, null), 'event_not_found');
     // Snapshot reads fetch the row with its visibility columns and decide per viewer.
     const [draftState] = await getViewableSeatStates(database.db, [draft.id]);
-    expect(draftState).toEqual({ eventId: draft.id, availableSeats: 3, heldSeats: 0, capacity: 3, version: 1, status: 'draft', organizerId });
+    expect(draftState).toEqual({ eventId: draft.id, availableSeats: 3, heldSeats: 0, capacity: 3, version: 1, status: 'draft', organizerId, queue: null });
     expect(isVisibleTo(draftState!, organizerId)).toBe(true);
     expect(isVisibleTo(draftState!, otherId)).toBe(false);
     expect(isVisibleTo(draftState!, null)).toBe(false);

@@ -44,7 +44,7 @@ describe('createBatchedSeatStateLoader', () => {
     ]);
     expect(queries).toEqual([[first.id, second.id]]);
     expect(reads.slice(0, 200).every((state) => state?.eventId === first.id && state.availableSeats === 5 && state.version === 1)).toBe(true);
-    expect(reads.at(-1)).toEqual({ eventId: second.id, availableSeats: 8, heldSeats: 0, capacity: 8, version: 1 });
+    expect(reads.at(-1)).toEqual({ eventId: second.id, availableSeats: 8, heldSeats: 0, capacity: 8, version: 1, queue: null });
     // Each reader gets an object of its own, without the visibility columns.
     expect(reads[0]).not.toBe(reads[1]);
     expect(reads[0]).not.toHaveProperty('status');
@@ -55,7 +55,7 @@ describe('createBatchedSeatStateLoader', () => {
     const { load, queries } = countingLoader();
     const [forOrganizer, forOther, unknown] = await Promise.all([load(draft.id, organizerId), load(draft.id, otherId), load(2_000_000_000, organizerId)]);
     expect(queries).toHaveLength(1);
-    expect(forOrganizer).toEqual({ eventId: draft.id, availableSeats: 3, heldSeats: 0, capacity: 3, version: 1 });
+    expect(forOrganizer).toEqual({ eventId: draft.id, availableSeats: 3, heldSeats: 0, capacity: 3, version: 1, queue: null });
     expect(forOther).toBeNull();
     expect(unknown).toBeNull();
   });
@@ -71,7 +71,7 @@ describe('createBatchedSeatStateLoader', () => {
     await bookSeats(database.db, seatFeed, { userId: otherId, eventId: event.id, quantity: 4 });
     const after = load(event.id, otherId);
     expect(queries).toHaveLength(1);
-    expect(await after).toEqual({ eventId: event.id, availableSeats: 6, heldSeats: 0, capacity: 10, version: 2 });
+    expect(await after).toEqual({ eventId: event.id, availableSeats: 6, heldSeats: 0, capacity: 10, version: 2, queue: null });
     expect(queries).toHaveLength(2);
     expect((await before)?.version).toBeLessThanOrEqual(2);
   });
@@ -88,7 +88,7 @@ describe('createBatchedSeatStateLoader', () => {
     });
     const failed = await Promise.allSettled([load(event.id, otherId), load(event.id, organizerId)]);
     expect(failed.map((result) => result.status)).toEqual(['rejected', 'rejected']);
-    expect(await load(event.id, otherId)).toEqual({ eventId: event.id, availableSeats: 2, heldSeats: 0, capacity: 2, version: 1 });
+    expect(await load(event.id, otherId)).toEqual({ eventId: event.id, availableSeats: 2, heldSeats: 0, capacity: 2, version: 1, queue: null });
     expect(queries).toHaveLength(2);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test';
 import { createLogger } from '../../src/lib/logger';
 import type { SeatStateFields } from '../../src/protocol';
 import type { EventHidden, SeatChange } from '../../src/services/seat-feed';
-import { createWebSocketManager, type ManagedSocket, type Publisher, type SeatStateLoader } from '../../src/services/websocket';
+import { createWebSocketManager, type ManagedSocket, type Publisher, type SeatSnapshot, type SeatStateLoader } from '../../src/services/websocket';
 import { expectStrictlyIncreasing } from '../support/websocket-helpers';
 import { waitFor } from '../support/ws';
 
@@ -68,12 +68,12 @@ const flushMicrotasks = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** A database stand-in whose reads the test releases one by one, to place commits between read and reply. */
 function controlledLoader() {
-  const waiting: { eventId: number; resolve: (state: SeatStateFields | null) => void }[] = [];
+  const waiting: { eventId: number; resolve: (state: SeatSnapshot | null) => void }[] = [];
   const loader: SeatStateLoader = (eventId) => new Promise((resolve) => waiting.push({ eventId, resolve }));
   return {
     loader,
     pending: () => waiting.length,
-    release(state: SeatStateFields | null) {
+    release(state: SeatSnapshot | null) {
       const next = waiting.shift();
       if (!next) throw new Error('no read in flight');
       next.resolve(state);
@@ -120,7 +120,7 @@ async function subscribeAnswered(
   manager: ReturnType<typeof managerWith>['manager'],
   socket: FakeSocket,
   db: ReturnType<typeof controlledLoader>,
-  answer: SeatStateFields | null,
+  answer: SeatSnapshot | null,
 ): Promise<void> {
   const subscribing = manager.handleMessage(socket, subscribeToEvent7);
   await flushMicrotasks();
@@ -335,6 +335,33 @@ for (const fanOutInSlices of [false, true]) {
     });
   });
 }
+
+describe('queue_progress (SPEC §9)', () => {
+  const line = (servingThrough: number, waiting: number) => ({ eventId: 7, servingThrough, waiting, ratePerMinute: 60 });
+
+  test('each process reads the line at its own moments: a lower servingThrough is dropped, a repeat is no news, a newcomer never sees less than was given out', async () => {
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader });
+    const first = open();
+    await subscribeAnswered(manager, first, db, { ...state(1), queue: line(5, 10) });
+    expect(first.ofType('subscribed')).toEqual([{ type: 'subscribed', ...state(1), servingThrough: 5, waiting: 10 }]);
+
+    manager.handleQueueProgress(line(8, 7));
+    manager.handleQueueProgress(line(6, 9)); // read before the one above, handled after it
+    manager.handleQueueProgress(line(8, 7)); // another read of the same moment
+    manager.handleQueueProgress(line(8, 8)); // someone joined at the back
+    expect(first.ofType('queue_progress')).toEqual([
+      { type: 'queue_progress', ...line(8, 7) },
+      { type: 'queue_progress', ...line(8, 8) },
+    ]);
+
+    // A snapshot read before servingThrough 8 went out: the newcomer is told 8, not 7.
+    const second = open(2);
+    await subscribeAnswered(manager, second, db, { ...state(1), queue: line(7, 9) });
+    expect(second.ofType('subscribed')).toEqual([{ type: 'subscribed', ...state(1), servingThrough: 8, waiting: 8 }]);
+    manager.stop();
+  });
+});
 
 describe('slices (fan-out-slices.ts) with the manager', () => {
   test('more watchers than a turn writes: a change reaches them over a few turns, each once, and a newcomer meanwhile never goes back', async () => {

@@ -82,8 +82,10 @@ export function spawnServer(env: Record<string, string>, options: { cwd?: string
   return { child, logLines, logged, listening, stderr };
 }
 
+export type ListeningServerProcess = ServerProcess & { port: number };
+
 /** spawnServer, resolved once it listens. */
-export async function startServerProcess(env: Record<string, string>, options: { cwd?: string } = {}): Promise<ServerProcess & { port: number }> {
+export async function startServerProcess(env: Record<string, string>, options: { cwd?: string } = {}): Promise<ListeningServerProcess> {
   const server = spawnServer(env, options);
   return { ...server, port: await server.listening };
 }
@@ -96,4 +98,21 @@ export async function failedStart(server: ServerProcess): Promise<{ exitCode: nu
   const outcome = await Promise.race([server.child.exited, server.listening.then(() => 'listening' as const, () => server.child.exited)]);
   if (outcome === 'listening') server.child.kill('SIGKILL');
   return { exitCode: outcome, stderr: await server.stderr, stdout: server.logLines };
+}
+
+/** A JSON request to a server process, as a client sends it; the answer's status and parsed body. */
+export async function callProcess(server: ListeningServerProcess, method: string, path: string, token?: string, body?: unknown) {
+  const response = await fetch(`http://127.0.0.1:${server.port}${path}`, {
+    method,
+    headers: { ...(token && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+/** A new account on a server process (a unique email from `name`); its token. */
+export async function registerOn(server: ListeningServerProcess, name: string): Promise<string> {
+  const answer = await callProcess(server, 'POST', '/api/auth/register', undefined, { email: `${name}-${Date.now()}-${Math.random()}@example.com`, password: 'password123' });
+  if (answer.status !== 201) throw new Error(`register ${name}: ${answer.status} ${JSON.stringify(answer.body)}`);
+  return answer.body.token;
 }

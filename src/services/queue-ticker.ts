@@ -1,0 +1,98 @@
+import type { Database } from '../db/client';
+import { startBackgroundLoop } from '../lib/background-loop';
+import type { Logger } from '../lib/logger';
+import type { QueueProgress } from '../protocol';
+import { drawIfDue, eventsToDraw, readMovingLines, type MovingLine } from './queue';
+
+/**
+ * What each process does for the waiting rooms, by the database's clock: draws the lottery of
+ * every event whose `salesStartAt` has come (whichever process is first; the others find it
+ * drawn), and about once a second reads each moving line and hands its progress to the
+ * WebSocket manager, which tells that event's watchers here. Nothing lives only in this
+ * process: the line is in the database, so a restart or a second process changes nothing.
+ */
+
+/** The lottery runs within this of `salesStartAt`. */
+const DRAW_CHECK_MS = 250;
+/** SPEC §9: `queue_progress` at most once a second while a line moves. */
+export const PROGRESS_INTERVAL_MS = 1_000;
+/** A line due this soon is read in this turn rather than in a timer's turn a few ms later. */
+const EARLY_MS = 15;
+/** How long after its moment a line is read, so the database's clock has passed it too. */
+const AFTER_MOMENT_MS = 5;
+
+/**
+ * When to read a line again. Its reads are lined up with its next moment (the last ticket's
+ * admission, or `salesStartAt`), so the message that ends the line, or opens it, goes out as it
+ * is due instead of up to a second later, while staying a second or more apart.
+ */
+function msToNextRead(line: MovingLine): number {
+  const until = line.msToNextMoment;
+  if (until === null) return PROGRESS_INTERVAL_MS;
+  // salesStartAt has passed and no process has drawn yet: look again soon.
+  if (!line.drawn && until <= 0) return DRAW_CHECK_MS;
+  if (until > PROGRESS_INTERVAL_MS && until < 2 * PROGRESS_INTERVAL_MS) return until + AFTER_MOMENT_MS;
+  return PROGRESS_INTERVAL_MS;
+}
+
+export interface QueueTickerOptions {
+  db: Database;
+  logger: Logger;
+  onProgress(progress: QueueProgress): void;
+  /** Tickets this process counted as admitted (seatwatch_queue_admitted_total). */
+  onAdmitted(count: number): void;
+}
+
+export function startQueueTicker(options: QueueTickerOptions) {
+  const { db, logger } = options;
+  /** Every moving line is looked for this often; a known one is read when its own time comes. */
+  let lookForLinesAt = -Infinity;
+  const nextReadAt = new Map<number, number>();
+
+  async function readLines(drewAny: boolean): Promise<void> {
+    const now = performance.now();
+    const anyDue = [...nextReadAt.values()].some((at) => at <= now + EARLY_MS);
+    if (!drewAny && !anyDue && now < lookForLinesAt) return;
+    lookForLinesAt = now + PROGRESS_INTERVAL_MS;
+    const lines = await readMovingLines(db);
+    // The database measured each line's next moment from some time before this: counting from
+    // the answer errs late by a few ms rather than early by the query's time.
+    const answeredAt = performance.now();
+    const seen = new Set<number>();
+    for (const line of lines) {
+      seen.add(line.eventId);
+      if (line.newlyAdmitted > 0) options.onAdmitted(line.newlyAdmitted);
+      const readAt = nextReadAt.get(line.eventId);
+      if (readAt !== undefined && readAt > now + EARLY_MS) continue;
+      nextReadAt.set(line.eventId, answeredAt + msToNextRead(line));
+      const { eventId, servingThrough, waiting, ratePerMinute } = line;
+      options.onProgress({ eventId, servingThrough, waiting, ratePerMinute });
+    }
+    for (const eventId of nextReadAt.keys()) if (!seen.has(eventId)) nextReadAt.delete(eventId);
+  }
+
+  async function tick(): Promise<void> {
+    let drewAny = false;
+    for (const eventId of await eventsToDraw(db)) {
+      const drawn = await drawIfDue(db, eventId);
+      if (drawn === null) continue;
+      drewAny = true;
+      nextReadAt.set(eventId, -Infinity);
+      logger.info('waiting room: lottery drawn', { eventId, tickets: drawn });
+    }
+    await readLines(drewAny);
+  }
+
+  /** Every DRAW_CHECK_MS from the last tick's start, or sooner when a line is due to be read. */
+  function nextInMs(startedAt: number): number {
+    const now = performance.now();
+    let wait = DRAW_CHECK_MS - (now - startedAt);
+    for (const at of nextReadAt.values()) wait = Math.min(wait, at - now);
+    return wait;
+  }
+
+  const loop = startBackgroundLoop({ logger, name: 'waiting room', turn: tick, nextInMs });
+  return {
+    stop: () => loop.stop(),
+  };
+}
