@@ -49,14 +49,27 @@ export interface BenchEvent {
   version: number;
 }
 
-export async function createEvent(baseUrl: string, token: string, capacity: number, name = 'Bench on-sale'): Promise<BenchEvent> {
+/** `fields`: more of the event's fields (onsale: its waiting room). */
+export async function createEvent(baseUrl: string, token: string, capacity: number, name = 'Bench on-sale', fields: Record<string, unknown> = {}): Promise<BenchEvent> {
   const startsAt = new Date(Date.now() + 30 * 86_400_000).toISOString();
   const body = await expectStatus(
-    apiRequest(baseUrl, 'POST', '/api/events', { token, body: { name, venue: 'Bench Arena', startsAt, capacity, status: 'published' } }),
+    apiRequest(baseUrl, 'POST', '/api/events', { token, body: { name, venue: 'Bench Arena', startsAt, capacity, status: 'published', ...fields } }),
     201,
     'create event',
   );
   return body.event;
+}
+
+/** The organizer's edit of an event: its new state. */
+export async function patchEvent(baseUrl: string, token: string, eventId: number, patch: Record<string, unknown>): Promise<BenchEvent & Record<string, unknown>> {
+  const body = await expectStatus(apiRequest(baseUrl, 'PATCH', `/api/events/${eventId}`, { token, body: patch }), 200, 'edit event');
+  return body.event;
+}
+
+/** A counter without labels from the server's /metrics (0 when absent). */
+export async function metricValue(baseUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  return Number(new RegExp(`^${name}(?:\\{\\})? (\\d+)`, 'm').exec(text)?.[1] ?? 0);
 }
 
 export async function getEvent(baseUrl: string, eventId: number): Promise<BenchEvent> {

@@ -1,6 +1,6 @@
-/** `bun run bench [scenario…] [--json] [--n N] [--m M] [--seats S] [--bookers B] [--concurrency C] [--coalesce MS] [--holds H]` */
+/** `bun run bench [scenario…] [--json] [--n N] [--m M] [--seats S] [--bookers B] [--concurrency C] [--coalesce MS] [--holds H] [--users U] [--rate R] [--workers W]` */
 
-export const SCENARIOS = ['fanout', 'booking', 'selloff', 'connections', 'slow-consumer', 'holds'] as const;
+export const SCENARIOS = ['fanout', 'booking', 'selloff', 'connections', 'slow-consumer', 'holds', 'onsale'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -15,11 +15,17 @@ export interface BenchOptions {
   coalesceMs?: number;
   /** holds: how many holds expire together */
   holds?: number;
+  /** onsale: users in the line (else --n) */
+  users?: number;
+  /** onsale: the line's queueRatePerMinute */
+  rate?: number;
+  /** onsale: server processes on one PostgreSQL database (else WORKERS, else 1) */
+  workers?: number;
 }
 
-const NUMBER_FLAGS = { '--n': 'n', '--m': 'm', '--seats': 'seats', '--bookers': 'bookers', '--concurrency': 'concurrency', '--coalesce': 'coalesceMs', '--holds': 'holds' } as const;
+const NUMBER_FLAGS = { '--n': 'n', '--m': 'm', '--seats': 'seats', '--bookers': 'bookers', '--concurrency': 'concurrency', '--coalesce': 'coalesceMs', '--holds': 'holds', '--users': 'users', '--rate': 'rate', '--workers': 'workers' } as const;
 
-export const USAGE = `usage: bun run bench [${SCENARIOS.join('|')}|all]… [--json] [--n N] [--m M] [--seats S] [--bookers B] [--concurrency C] [--coalesce MS] [--holds H]`;
+export const USAGE = `usage: bun run bench [${SCENARIOS.join('|')}|all]… [--json] [--n N] [--m M] [--seats S] [--bookers B] [--concurrency C] [--coalesce MS] [--holds H] [--users U] [--rate R] [--workers W]`;
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const options: BenchOptions = { scenarios: [], json: false };

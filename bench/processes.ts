@@ -1,6 +1,6 @@
 import { startChild, type BenchChild } from './child';
 
-/** Starting the bench's child processes: a Seatwatch server, the bare yardstick, watchers. */
+/** Starting the bench's child processes: a Seatwatch server, the bare yardstick, watchers, the users of a line. */
 
 export interface ServerChild extends BenchChild {
   port: number;
@@ -96,4 +96,12 @@ export async function startWatchers(n: number): Promise<WatcherGroup> {
       await Promise.all(children.map((child) => child.stop()));
     },
   };
+}
+
+/** onsale: the users of a waiting line (line-users-process.ts), split over processes as the watchers are. */
+export async function startLineUsers(n: number): Promise<BenchChild[]> {
+  const processes = n > SOCKETS_PER_PROCESS_BEFORE_SPLIT ? 2 : 1;
+  const children = Array.from({ length: processes }, (_, index) => startChild(`line-users-${index + 1}`, './line-users-process.ts'));
+  await Promise.all(children.map((child) => child.ready));
+  return children;
 }

@@ -10,6 +10,7 @@ import { runBooking } from './scenarios/booking';
 import { runConnections } from './scenarios/connections';
 import { runFanout } from './scenarios/fanout';
 import { runHolds } from './scenarios/holds';
+import { runOnsale } from './scenarios/onsale';
 import { runSelloff } from './scenarios/selloff';
 import { runSlowConsumer } from './scenarios/slow-consumer';
 
@@ -20,6 +21,7 @@ const scenarios: Record<ScenarioName, Scenario> = {
   connections: runConnections,
   'slow-consumer': runSlowConsumer,
   holds: runHolds,
+  onsale: runOnsale,
 };
 
 /** However a scenario goes wrong, the run ends; nothing waits forever. */

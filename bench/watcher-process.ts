@@ -7,6 +7,7 @@
  */
 import { emitEvent, emitLine, serveCommands } from './child-protocol';
 import { benchClockMs } from './clock';
+import { numberAfter, typeOf } from './message-fields';
 import { LagHistogram } from './stats';
 
 /** Watchers of one server: `fanout` holds one group per server, connected side by side. */
@@ -56,20 +57,6 @@ let trackingUntil = 0;
 let trackingStartedAt = 0;
 /** holds: heldSeats when release tracking started; each seat below it is one hold released. */
 let releasesFrom = 0;
-
-/** Reads `"key":123` from a seat message without a full JSON.parse on the hot path. */
-function numberAfter(text: string, key: string): number {
-  const at = text.indexOf(key);
-  if (at < 0) return NaN;
-  return parseInt(text.slice(at + key.length, at + key.length + 16), 10);
-}
-
-function typeOf(text: string): string {
-  const at = text.indexOf('"type":"');
-  if (at < 0) return '';
-  const start = at + 8;
-  return text.slice(start, text.indexOf('"', start));
-}
 
 function onSeatMessage(watcher: Watcher, text: string, at: number): void {
   const version = numberAfter(text, '"version":');

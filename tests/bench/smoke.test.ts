@@ -7,10 +7,12 @@ import { expect, test } from 'bun:test';
  */
 
 const ARGS = ['--json', '--n', '40', '--m', '3', '--seats', '30', '--bookers', '4', '--concurrency', '4', '--holds', '20'];
-const SCENARIOS = ['fanout', 'booking', 'connections', 'selloff', 'slow-consumer', 'holds'];
+const SCENARIOS = ['fanout', 'booking', 'connections', 'selloff', 'slow-consumer', 'holds', 'onsale'];
+/** 200 users admitted over 6 s: long enough for some to try booking seconds before their turn. */
+const ONSALE_ARGS = ['--json', '--users', '200', '--rate', '2000', '--workers', '1'];
 
-async function runBench(scenarios: string[]): Promise<any[]> {
-  const bench = Bun.spawn(['bun', 'run', 'bench', ...scenarios, ...ARGS], {
+async function runBench(scenarios: string[], args = ARGS): Promise<any[]> {
+  const bench = Bun.spawn(['bun', 'run', 'bench', ...scenarios, ...args], {
     cwd: new URL('../..', import.meta.url).pathname,
     stdout: 'pipe',
     stderr: 'pipe',
@@ -35,13 +37,13 @@ function expectNumbers(object: Record<string, unknown>, fields: string[]): void 
 test(
   'bun run bench: every scenario runs small and reports its SPEC §7 fields',
   async () => {
-    // Three bench runs side by side (each starts at most one embedded database at a time); holds
-    // mostly waits for its holds to expire.
-    const groups = [SCENARIOS.slice(0, 3), SCENARIOS.slice(3, 5), SCENARIOS.slice(5)];
-    const outputs = await Promise.all(groups.map(runBench));
+    // Four bench runs side by side (each starts at most one embedded database at a time); holds
+    // mostly waits for its holds to expire, onsale for its line to move.
+    const groups = [SCENARIOS.slice(0, 3), SCENARIOS.slice(3, 5), SCENARIOS.slice(5, 6)];
+    const outputs = await Promise.all([...groups.map((group) => runBench(group)), runBench(['onsale'], ONSALE_ARGS)]);
     const reports = outputs.flat();
     expect(reports.map((report) => report.scenario)).toEqual(SCENARIOS);
-    const [fanout, booking, connections, selloff, slowConsumer, holds] = reports;
+    const [fanout, booking, connections, selloff, slowConsumer, holds, onsale] = reports;
 
     expect(fanout.n).toBe(40);
     expect(fanout.m).toBe(3);
@@ -84,6 +86,33 @@ test(
     expect(holds).toMatchObject({ holds: 20, watchers: 40, allReleased: true, allWatchersFinal: true, oversold: false, expiredInDatabase: 20, expiredCounted: 20, holdExpiredNotices: 20 });
     // A release reaches a watcher after the server made it.
     expect(holds.releaseLagMsMax).toBeGreaterThanOrEqual(holds.sweepLagMsMax);
+
+    expectNumbers(onsale, ['users', 'ratePerMinute', 'admittedPerMinute', 'paceErrorMax', 'inversions', 'progressLagMsP99', 'bookingsWithoutAdmission']);
+    // The line's guarantees: every ticket once, strictly in order at the pace, nobody booking
+    // before their admission (the control attempts refused), everyone booked once, every socket
+    // told the line ran through, and /metrics counting each join and admission once.
+    expect(onsale).toMatchObject({
+      users: 200,
+      ratePerMinute: 2000,
+      inversions: 0,
+      bookingsWithoutAdmission: 0,
+      oversold: false,
+      ticketsValid: true,
+      booked: 200,
+      confirmedInDatabase: 200,
+      watchersSawLastTicket: 200,
+      progressWentBack: 0,
+      progressBeforeDue: 0,
+      earlyRefusedAsExpected: true,
+      queueJoinedCounted: 200,
+      queueAdmittedCounted: 200,
+    });
+    expect(onsale.earlyBeforeStart).toMatchObject({ attempts: 20, succeeded: 0 });
+    expect(onsale.earlyBeforeTurn.attempts).toBeGreaterThan(0);
+    expect(onsale.earlyBeforeTurn.succeeded).toBe(0);
+    // The pace is the server's schedule (admittedAt), not the machine's speed.
+    expect(Math.abs(onsale.admittedPerMinute - 2000)).toBeLessThanOrEqual(20);
+    expect(onsale.paceErrorMax).toBeLessThanOrEqual(2);
 
     expectNumbers(connections, ['n', 'rssPerConnectionKB']);
     expect(connections.n).toBe(40);
