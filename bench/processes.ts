@@ -34,9 +34,9 @@ export async function startSeatwatchServer(settings: ServerSettings): Promise<Se
   return withPort(child, await child.ready);
 }
 
-/** The selloff yardstick (bare-selloff-server.ts): bare Bun.serve + the booking statement on the bare driver. */
-export async function startBareSelloffServer(settings: ServerSettings): Promise<ServerChild> {
-  const child = startChild('bare-selloff-server', './bare-selloff-server.ts', {
+/** The yardstick of selloff and onsale (bare-sale-server.ts): bare Bun.serve + the booking statement on the bare driver. */
+export async function startBareSaleServer(settings: ServerSettings): Promise<ServerChild> {
+  const child = startChild('bare-sale-server', './bare-sale-server.ts', {
     DATABASE_URL: settings.databaseUrl,
     FANOUT_COALESCE_MS: String(settings.coalesceMs ?? 50),
   });

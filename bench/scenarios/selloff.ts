@@ -1,7 +1,7 @@
 import { createEvent, getEvent, loginDemoUser, bookerTokens, type BenchEvent } from '../api';
 import { runBookingLoad } from '../booking-load';
 import { createBenchDatabase, type BenchDatabase } from '../database';
-import { startBareSelloffServer, startSeatwatchServer, startWatchers, type ServerChild } from '../processes';
+import { startBareSaleServer, startSeatwatchServer, startWatchers, type ServerChild } from '../processes';
 import { Teardown, waitUntil, type Progress } from '../scenario';
 import type { Scenario } from '../scenario';
 import { publishTimesByVersion } from '../publish-log';
@@ -21,7 +21,7 @@ import { formatTable } from '../table';
  * and the booker's HTTP response is used). All processes read one clock (clock.ts).
  *
  * Runs once with coalescing off and once at the default 50 ms window, to show what it changes,
- * each time on Seatwatch and on a bare yardstick (bare-selloff-server.ts: Bun.serve, the same
+ * each time on Seatwatch and on a bare yardstick (bare-sale-server.ts: Bun.serve, the same
  * booking statement on the same driver, the same coalescing rule, every watcher on one topic) —
  * the plainest design on this stack, not a floor — with the same watchers, bookers and clocks,
  * in alternating order.
@@ -111,7 +111,7 @@ async function sellOff(on: SaleServer, watcherCount: number, seats: number, book
   try {
     const database = teardown.add(await createBenchDatabase(`selloff_${on}_${coalesceMs}`), (db) => db.drop());
     const settings = { databaseUrl: database.url, coalesceMs };
-    const server = teardown.add(await (on === 'seatwatch' ? startSeatwatchServer(settings) : startBareSelloffServer(settings)), (child) => child.stop());
+    const server = teardown.add(await (on === 'seatwatch' ? startSeatwatchServer(settings) : startBareSaleServer(settings)), (child) => child.stop());
     const watchers = teardown.add(await startWatchers(watcherCount), (group) => group.stop());
     const { event, tokens, watchUrl, finalEvent } = await (on === 'seatwatch' ? openSeatwatchSale(server, seats) : openBareSale(server, seats));
     await server.request('commit-clock-install');

@@ -20,19 +20,26 @@ export const PROGRESS_INTERVAL_MS = 1_000;
 const EARLY_MS = 15;
 /** How long after its moment a line is read, so the database's clock has passed it too. */
 const AFTER_MOMENT_MS = 5;
+/** A whole second is skipped when its read would come sooner than this after the last answer. */
+const SECOND_MARK_MIN_GAP_MS = 500;
 
 /**
- * When to read a line again. Its reads are lined up with its next moment (the last ticket's
- * admission, or `salesStartAt`), so the message that ends the line, or opens it, goes out as it
- * is due instead of up to a second later, while staying a second or more apart.
+ * When to read a line again, in ms from the last read's answer (which took `queryMs`). A moving
+ * line is read on the database clock's whole seconds, the same moments in every process, so all
+ * watchers see the line move together and the buyers it admits book in one burst a second
+ * rather than one per process. Its moment (`salesStartAt`, or the last ticket's admission) is
+ * read as it comes instead of up to a second later, when it is 1–2 s away.
  */
-function msToNextRead(line: MovingLine): number {
+function msToNextRead(line: MovingLine, queryMs: number): number {
   const until = line.msToNextMoment;
-  if (until === null) return PROGRESS_INTERVAL_MS;
   // salesStartAt has passed and no process has drawn yet: look again soon.
-  if (!line.drawn && until <= 0) return DRAW_CHECK_MS;
-  if (until > PROGRESS_INTERVAL_MS && until < 2 * PROGRESS_INTERVAL_MS) return until + AFTER_MOMENT_MS;
-  return PROGRESS_INTERVAL_MS;
+  if (!line.drawn && until !== null && until <= 0) return DRAW_CHECK_MS;
+  if (until !== null && until > PROGRESS_INTERVAL_MS && until < 2 * PROGRESS_INTERVAL_MS) return until + AFTER_MOMENT_MS;
+  // The database read its clock between the query's start and its answer: counted from the
+  // start, a slow answer does not push the reads off the whole seconds.
+  let untilMark = line.msToNextSecond + AFTER_MOMENT_MS - queryMs;
+  while (untilMark < SECOND_MARK_MIN_GAP_MS) untilMark += PROGRESS_INTERVAL_MS;
+  return untilMark;
 }
 
 export interface QueueTickerOptions {
@@ -64,7 +71,7 @@ export function startQueueTicker(options: QueueTickerOptions) {
       if (line.newlyAdmitted > 0) options.onAdmitted(line.newlyAdmitted);
       const readAt = nextReadAt.get(line.eventId);
       if (readAt !== undefined && readAt > now + EARLY_MS) continue;
-      nextReadAt.set(line.eventId, answeredAt + msToNextRead(line));
+      nextReadAt.set(line.eventId, answeredAt + msToNextRead(line, answeredAt - now));
       const { eventId, servingThrough, waiting, ratePerMinute } = line;
       options.onProgress({ eventId, servingThrough, waiting, ratePerMinute });
     }

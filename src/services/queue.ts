@@ -293,6 +293,8 @@ export interface MovingLine extends QueueProgress {
   drawn: boolean;
   /** Milliseconds from now to the last ticket's admission once drawn, to `salesStartAt` before (null: none set). */
   msToNextMoment: number | null;
+  /** Milliseconds from now to the database clock's next whole second, (0, 1000]. */
+  msToNextSecond: number;
 }
 
 /**
@@ -313,6 +315,7 @@ export async function readMovingLines(db: Database): Promise<MovingLine[]> {
         msToNextMoment: sql<number | null>`extract(epoch from (case when ${events.queueDrawn} then ${events.queueLastAdmitAt} else ${events.salesStartAt} end) - now()) * 1000`.as(
           'ms_to_next_moment',
         ),
+        msToNextSecond: sql<number>`1000 - mod(extract(epoch from now()) * 1000, 1000)`.as('ms_to_next_second'),
       })
       .from(events)
       .where(
@@ -338,6 +341,7 @@ export async function readMovingLines(db: Database): Promise<MovingLine[]> {
       waiting: moving.waiting,
       drawn: moving.drawn,
       msToNextMoment: sql<number | null>`${moving.msToNextMoment}`.mapWith(Number),
+      msToNextSecond: sql<number>`${moving.msToNextSecond}`.mapWith(Number),
       newlyAdmitted: sql<number>`coalesce(${counted.newlyAdmitted}, 0)`.mapWith(Number),
     })
     .from(moving)

@@ -113,6 +113,10 @@ test(
     // The pace is the server's schedule (admittedAt), not the machine's speed.
     expect(Math.abs(onsale.admittedPerMinute - 2000)).toBeLessThanOrEqual(20);
     expect(onsale.paceErrorMax).toBeLessThanOrEqual(2);
+    // The same line on the bare yardstick: everyone booked and told the end, so its lag is comparable.
+    expect(onsale.bare).toMatchObject({ booked: 200, watchersSawLastTicket: 200, oversold: false });
+    expectNumbers(onsale.bare, ['progressLagMsP99']);
+    expectNumbers(onsale.ratio, ['progressLagMsP99']);
 
     expectNumbers(connections, ['n', 'rssPerConnectionKB']);
     expect(connections.n).toBe(40);

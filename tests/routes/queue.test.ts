@@ -287,7 +287,7 @@ describe('admission', () => {
 });
 
 describe('queue_progress', () => {
-  test('watchers get the line in the snapshot and at most once a second while it moves; servingThrough only increases; the metrics count', async () => {
+  test('watchers get the line in the snapshot and at most once a second while it moves, on the clock\'s whole seconds; servingThrough only increases; the metrics count', async () => {
     const metricValue = async (name: string) => Number(/^(\S+) (\d+)$/m.exec((await server.request('GET', '/metrics')).text.split('\n').filter((line) => line.startsWith(`${name} `)).join('\n'))?.[2] ?? NaN);
     const joinedBefore = await metricValue('seatwatch_queue_joined_total');
     const admittedBefore = await metricValue('seatwatch_queue_admitted_total');
@@ -298,6 +298,8 @@ describe('queue_progress', () => {
     const watcher = connect(`${server.wsUrl}/ws/events/${event.id}?token=${people[0]!.token}`);
     const snapshot = await watcher.nextOfType('subscribed');
     expect(snapshot).toMatchObject({ eventId: event.id, servingThrough: 0, waiting: 12 });
+    // The sale opens half-way through a second, so reads counted from it would not fall on whole seconds.
+    while (Date.now() % 1000 < 450 || Date.now() % 1000 > 550) await Bun.sleep(5);
     const startedAt = performance.now();
     await openSale(event.id);
     const done = await watcher.next((message) => message.type === 'queue_progress' && message.servingThrough === 12, 10_000);
@@ -308,6 +310,15 @@ describe('queue_progress', () => {
     expect(new Set(served).size).toBeGreaterThan(3);
     const seconds = (performance.now() - startedAt) / 1000;
     expect(progress.length).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
+    // Between the draw's message and the last ticket's, the line is told just after each whole
+    // second (the same moments in every process): the middle of the ms-past-the-second figures.
+    const phases = watcher.messages
+      .map((message, index) => ({ message, phase: (performance.timeOrigin + watcher.receivedAt[index]!) % 1000 }))
+      .filter(({ message }) => message.type === 'queue_progress' && message.servingThrough > 1 && message.servingThrough < 12)
+      .map(({ phase }) => phase)
+      .sort((a, b) => a - b);
+    expect(phases.length).toBeGreaterThanOrEqual(3);
+    expect({ phases, middle: phases[Math.floor(phases.length / 2)]! < 250 }).toMatchObject({ middle: true });
     // Quiet once everyone is admitted.
     await Bun.sleep(1_500);
     expect(watcher.messages.filter((message) => message.type === 'queue_progress').length).toBe(progress.length);

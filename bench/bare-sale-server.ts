@@ -8,6 +8,13 @@
  * connect to `/ws/events/:id` and get the same snapshot and message shapes, so the same watcher
  * client and the same measurements serve both servers. Answers the commands the selloff
  * scenario sends a Seatwatch server (server-process.ts), plus `create-event` and `event`.
+ *
+ * The yardstick for `onsale` too: `open-line` gives an event a waiting line held in this
+ * process's memory, with users of its own (`create-line-users`, the user id as token). Joining,
+ * the place, and the booking gate answer as SPEC §9 does; at `salesStartAt` the joiners are
+ * shuffled into tickets, and `queue_progress` goes to every watcher on the clock's whole
+ * seconds and at the last ticket's admission, as Seatwatch sends it. The line costs nothing but
+ * the messages: what is left is what the sale's fan-out costs on this machine.
  */
 import { auditBareSeats, bookingStatement, EXPLAIN_REFUSAL, insertBareEvent, insertBareUsers, openBareDriver } from './bare-booking';
 import { emitLine, serveCommands, trackPeakRss } from './child-protocol';
@@ -41,6 +48,71 @@ const windowTimers = new Map<number, ReturnType<typeof setTimeout>>();
 const heardTimes = createHeardTimes();
 let openSockets = 0;
 
+interface Line {
+  eventId: number;
+  salesStartAtMs: number;
+  stepMs: number;
+  ratePerMinute: number;
+  joined: number[];
+  tickets: Map<number, number>;
+}
+let line: Line | null = null;
+const servingThroughAt = (open: Line, atMs: number) => (atMs < open.salesStartAtMs ? 0 : Math.min(open.tickets.size, Math.floor((atMs - open.salesStartAtMs) / open.stepMs) + 1));
+const progressOf = (open: Line) => {
+  const servingThrough = servingThroughAt(open, Date.now());
+  return { servingThrough, waiting: (open.tickets.size || open.joined.length) - servingThrough };
+};
+const bearerOf = (request: Request) => Number(request.headers.get('authorization')?.replace('Bearer ', ''));
+
+/** SPEC §9's answers for the one line, or null for a request that is not about it. */
+async function answerLine(request: Request, url: URL): Promise<Response | null> {
+  const joining = /^\/api\/events\/(\d+)\/queue$/.exec(url.pathname);
+  if (!line || (joining && Number(joining[1]) !== line.eventId)) return null;
+  const userId = bearerOf(request);
+  if (joining && request.method === 'POST') {
+    if (!line.joined.includes(userId)) line.joined.push(userId);
+    return Response.json({ queue: { eventId: line.eventId, ticket: null, position: null, status: 'waiting' } });
+  }
+  if (joining) {
+    const ticket = line.tickets.get(userId) ?? null;
+    const admittedAt = ticket === null ? null : new Date(line.salesStartAtMs + (ticket - 1) * line.stepMs).toISOString();
+    return Response.json({ queue: { eventId: line.eventId, ticket, status: ticket !== null && ticket <= progressOf(line).servingThrough ? 'admitted' : 'waiting', admittedAt } });
+  }
+  if (url.pathname !== '/api/bookings') return null;
+  const { eventId, quantity } = (await request.json()) as { eventId: number; quantity: number };
+  if (eventId !== line.eventId) return null;
+  if (Date.now() < line.salesStartAtMs) return Response.json({ error: { code: 'sales_not_started' } }, { status: 409 });
+  const ticket = line.tickets.get(userId);
+  if (ticket === undefined || ticket > progressOf(line).servingThrough) return Response.json({ error: { code: 'not_admitted' } }, { status: 403 });
+  const [booked] = await driver.query(statement, [eventId, quantity, userId]);
+  if (!booked) return Response.json({ error: { code: 'sold_out' } }, { status: 409 });
+  committed({ eventId, availableSeats: booked.available_seats, capacity: booked.capacity, version: booked.version });
+  return Response.json({ booking: { createdAt: new Date().toISOString() } }, { status: 201 });
+}
+
+/** The lottery at salesStartAt, then the line's progress on the clock's whole seconds and at its last admission. */
+function runLine(open: Line): void {
+  const publishProgress = () => server.publish(topicOf(open.eventId), JSON.stringify({ type: 'queue_progress', eventId: open.eventId, ...progressOf(open), ratePerMinute: open.ratePerMinute }));
+  const lastAdmissionAt = () => open.salesStartAtMs + (open.tickets.size - 1) * open.stepMs;
+  function next(): void {
+    publishProgress();
+    const now = Date.now();
+    if (now >= lastAdmissionAt()) return;
+    let at = now - (now % 1000) + 1005;
+    if (lastAdmissionAt() > now + 1000 && lastAdmissionAt() < now + 2000) at = lastAdmissionAt() + 5;
+    setTimeout(next, at - now);
+  }
+  setTimeout(() => {
+    const order = [...open.joined];
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    order.forEach((userId, index) => open.tickets.set(userId, index + 1));
+    next();
+  }, open.salesStartAtMs - Date.now());
+}
+
 const server = Bun.serve<{ eventId: number }>({
   port: 0,
   hostname: '127.0.0.1',
@@ -51,6 +123,8 @@ const server = Bun.serve<{ eventId: number }>({
       if (bunServer.upgrade(request, { data: { eventId: Number(watched[1]) } })) return undefined;
       return new Response('upgrade failed', { status: 400 });
     }
+    const lineAnswer = await answerLine(request, url);
+    if (lineAnswer) return lineAnswer;
     if (url.pathname === '/api/bookings' && request.method === 'POST') {
       const { eventId, quantity } = (await request.json()) as { eventId: number; quantity: number };
       const [booked] = await driver.query(statement, [eventId, quantity, organizerId]);
@@ -69,7 +143,8 @@ const server = Bun.serve<{ eventId: number }>({
       openSockets += 1;
       ws.subscribe(topicOf(ws.data.eventId));
       const state = latest.get(ws.data.eventId);
-      ws.send(`{"type":"subscribed","eventId":${ws.data.eventId},"availableSeats":${state?.availableSeats ?? 0},"capacity":${state?.capacity ?? 0},"version":${state?.version ?? 0}}`);
+      const queue = line?.eventId === ws.data.eventId ? `,"servingThrough":${progressOf(line).servingThrough}` : '';
+      ws.send(`{"type":"subscribed","eventId":${ws.data.eventId},"availableSeats":${state?.availableSeats ?? 0},"capacity":${state?.capacity ?? 0},"version":${state?.version ?? 0}${queue}}`);
     },
     message() {},
     close() {
@@ -112,8 +187,26 @@ await serveCommands(
       if (!row) throw new Error(`event ${args.eventId} not found`);
       return { id: row.id, capacity: row.capacity, availableSeats: row.available_seats, version: row.version };
     },
+    'create-line-users': async (args: { count: number }) => {
+      const rows = await driver.query(
+        `insert into users (email, name, password_hash) select 'line-' || $2::text || '-' || g || '@bench.example', 'Line ' || g, 'not-a-login' from generate_series(1, $1::integer) g returning id`,
+        [args.count, String(Date.now())],
+      );
+      return rows.map((row): [number, string] => [row.id, String(row.id)]);
+    },
+    /** A line on the event, its sale not yet announced; `start-line` sets salesStartAt, as the organizer's edit does. */
+    'open-line': (args: { eventId: number; ratePerMinute: number }) => {
+      line = { ...args, salesStartAtMs: Infinity, stepMs: 60_000 / args.ratePerMinute, joined: [], tickets: new Map() };
+      return null;
+    },
+    'start-line': (args: { salesStartAtMs: number }) => {
+      line!.salesStartAtMs = args.salesStartAtMs;
+      runLine(line!);
+      return null;
+    },
     ...peakRss.commands,
     connections: () => ({ connections: openSockets }),
+    cpu: () => process.cpuUsage(),
     commits: (args: { eventId: number }) => heardTimes.of(args.eventId),
     // Publishes are always recorded here: one message per window costs the log nothing measurable.
     'record-publishes': () => null,
