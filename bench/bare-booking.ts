@@ -62,16 +62,15 @@ export async function openBareDriver(databaseUrl: string, options: { migrate: bo
   };
 }
 
+/** `count` users in one statement (no login: the bare servers take any token). */
 export async function insertBareUsers(driver: BareDriver, count: number): Promise<number[]> {
-  const ids: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const [row] = await driver.query(`insert into users (email, name, password_hash) values ($1, $2, 'not-a-login') returning id`, [
-      `baseline-${process.pid}-${Date.now()}-${i}@example.com`,
-      `Baseline ${i}`,
-    ]);
-    ids.push(row!.id);
-  }
-  return ids;
+  const rows = await driver.query(
+    `insert into users (email, name, password_hash)
+     select 'baseline-' || $2::text || '-' || g || '@example.com', 'Baseline ' || g, 'not-a-login' from generate_series(1, $1::integer) g
+     returning id`,
+    [count, `${process.pid}-${Date.now()}`],
+  );
+  return rows.map((row) => row.id as number);
 }
 
 export async function insertBareEvent(driver: BareDriver, organizerId: number, capacity: number) {

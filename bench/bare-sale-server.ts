@@ -57,43 +57,40 @@ interface Line {
   tickets: Map<number, number>;
 }
 let line: Line | null = null;
-const servingThroughAt = (open: Line, atMs: number) => (atMs < open.salesStartAtMs ? 0 : Math.min(open.tickets.size, Math.floor((atMs - open.salesStartAtMs) / open.stepMs) + 1));
+const admitAtOf = (open: Line, ticket: number) => open.salesStartAtMs + (ticket - 1) * open.stepMs;
 const progressOf = (open: Line) => {
-  const servingThrough = servingThroughAt(open, Date.now());
+  const now = Date.now();
+  const servingThrough = now < open.salesStartAtMs ? 0 : Math.min(open.tickets.size, Math.floor((now - open.salesStartAtMs) / open.stepMs) + 1);
   return { servingThrough, waiting: (open.tickets.size || open.joined.length) - servingThrough };
 };
 const bearerOf = (request: Request) => Number(request.headers.get('authorization')?.replace('Bearer ', ''));
 
-/** SPEC §9's answers for the one line, or null for a request that is not about it. */
-async function answerLine(request: Request, url: URL): Promise<Response | null> {
-  const joining = /^\/api\/events\/(\d+)\/queue$/.exec(url.pathname);
-  if (!line || (joining && Number(joining[1]) !== line.eventId)) return null;
+/** SPEC §9's answers to joining and to the place, for the one line; null for any other request. */
+function answerQueue(request: Request, url: URL): Response | null {
+  const queued = /^\/api\/events\/(\d+)\/queue$/.exec(url.pathname);
+  if (!line || !queued || Number(queued[1]) !== line.eventId) return null;
   const userId = bearerOf(request);
-  if (joining && request.method === 'POST') {
+  if (request.method === 'POST') {
     if (!line.joined.includes(userId)) line.joined.push(userId);
     return Response.json({ queue: { eventId: line.eventId, ticket: null, position: null, status: 'waiting' } });
   }
-  if (joining) {
-    const ticket = line.tickets.get(userId) ?? null;
-    const admittedAt = ticket === null ? null : new Date(line.salesStartAtMs + (ticket - 1) * line.stepMs).toISOString();
-    return Response.json({ queue: { eventId: line.eventId, ticket, status: ticket !== null && ticket <= progressOf(line).servingThrough ? 'admitted' : 'waiting', admittedAt } });
-  }
-  if (url.pathname !== '/api/bookings') return null;
-  const { eventId, quantity } = (await request.json()) as { eventId: number; quantity: number };
-  if (eventId !== line.eventId) return null;
-  if (Date.now() < line.salesStartAtMs) return Response.json({ error: { code: 'sales_not_started' } }, { status: 409 });
-  const ticket = line.tickets.get(userId);
-  if (ticket === undefined || ticket > progressOf(line).servingThrough) return Response.json({ error: { code: 'not_admitted' } }, { status: 403 });
-  const [booked] = await driver.query(statement, [eventId, quantity, userId]);
-  if (!booked) return Response.json({ error: { code: 'sold_out' } }, { status: 409 });
-  committed({ eventId, availableSeats: booked.available_seats, capacity: booked.capacity, version: booked.version });
-  return Response.json({ booking: { createdAt: new Date().toISOString() } }, { status: 201 });
+  const ticket = line.tickets.get(userId) ?? null;
+  const admittedAt = ticket === null ? null : new Date(admitAtOf(line, ticket)).toISOString();
+  return Response.json({ queue: { eventId: line.eventId, ticket, status: ticket !== null && ticket <= progressOf(line).servingThrough ? 'admitted' : 'waiting', admittedAt } });
+}
+
+/** SPEC §9's gate for a booking of the line's event: the refusal, or null when `userId` may book. */
+function refusedAtGate(open: Line, userId: number): Response | null {
+  if (Date.now() < open.salesStartAtMs) return Response.json({ error: { code: 'sales_not_started' } }, { status: 409 });
+  const ticket = open.tickets.get(userId);
+  if (ticket === undefined || ticket > progressOf(open).servingThrough) return Response.json({ error: { code: 'not_admitted' } }, { status: 403 });
+  return null;
 }
 
 /** The lottery at salesStartAt, then the line's progress on the clock's whole seconds and at its last admission. */
 function runLine(open: Line): void {
   const publishProgress = () => server.publish(topicOf(open.eventId), JSON.stringify({ type: 'queue_progress', eventId: open.eventId, ...progressOf(open), ratePerMinute: open.ratePerMinute }));
-  const lastAdmissionAt = () => open.salesStartAtMs + (open.tickets.size - 1) * open.stepMs;
+  const lastAdmissionAt = () => admitAtOf(open, open.tickets.size);
   function next(): void {
     publishProgress();
     const now = Date.now();
@@ -123,18 +120,22 @@ const server = Bun.serve<{ eventId: number }>({
       if (bunServer.upgrade(request, { data: { eventId: Number(watched[1]) } })) return undefined;
       return new Response('upgrade failed', { status: 400 });
     }
-    const lineAnswer = await answerLine(request, url);
-    if (lineAnswer) return lineAnswer;
+    const queueAnswer = answerQueue(request, url);
+    if (queueAnswer) return queueAnswer;
     if (url.pathname === '/api/bookings' && request.method === 'POST') {
       const { eventId, quantity } = (await request.json()) as { eventId: number; quantity: number };
-      const [booked] = await driver.query(statement, [eventId, quantity, organizerId]);
+      // A line's buyers book as themselves, past its gate; any other booking as the organizer.
+      const lineOfEvent = line?.eventId === eventId ? line : null;
+      const refusal = lineOfEvent && refusedAtGate(lineOfEvent, bearerOf(request));
+      if (refusal) return refusal;
+      const [booked] = await driver.query(statement, [eventId, quantity, lineOfEvent ? bearerOf(request) : organizerId]);
       if (!booked) {
         await driver.query(EXPLAIN_REFUSAL, [eventId]);
         return Response.json({ error: { code: 'sold_out' } }, { status: 409 });
       }
       const state = { eventId, availableSeats: booked.available_seats, capacity: booked.capacity, version: booked.version };
       committed(state);
-      return Response.json({ availableSeats: state.availableSeats, version: state.version }, { status: 201 });
+      return Response.json({ availableSeats: state.availableSeats, version: state.version, booking: { createdAt: new Date().toISOString() } }, { status: 201 });
     }
     return new Response('not found', { status: 404 });
   },
@@ -187,13 +188,7 @@ await serveCommands(
       if (!row) throw new Error(`event ${args.eventId} not found`);
       return { id: row.id, capacity: row.capacity, availableSeats: row.available_seats, version: row.version };
     },
-    'create-line-users': async (args: { count: number }) => {
-      const rows = await driver.query(
-        `insert into users (email, name, password_hash) select 'line-' || $2::text || '-' || g || '@bench.example', 'Line ' || g, 'not-a-login' from generate_series(1, $1::integer) g returning id`,
-        [args.count, String(Date.now())],
-      );
-      return rows.map((row): [number, string] => [row.id, String(row.id)]);
-    },
+    'create-line-users': async (args: { count: number }) => (await insertBareUsers(driver, args.count)).map((id): [number, string] => [id, String(id)]),
     /** A line on the event, its sale not yet announced; `start-line` sets salesStartAt, as the organizer's edit does. */
     'open-line': (args: { eventId: number; ratePerMinute: number }) => {
       line = { ...args, salesStartAtMs: Infinity, stepMs: 60_000 / args.ratePerMinute, joined: [], tickets: new Map() };
