@@ -5,7 +5,7 @@ import { startBackgroundLoop } from '../lib/background-loop';
 import type { Logger } from '../lib/logger';
 import type { HoldNotice, SeatFeed } from './seat-feed';
 import type { ExpiredHoldRelease } from './hold';
-import { changedSeatsSelection, heldSeatsBackStatement, seatChangeOf, uncountStatement, type ChangedSeats } from './seat-statements';
+import { changedSeatsSelection, heldSeatsBackStatement, seatChangeOf, statementCache, uncountStatement, type ChangedSeats } from './seat-statements';
 
 /**
  * The end of holds nobody confirmed or released. The database keeps every hold's `expires_at`
@@ -38,23 +38,16 @@ export interface ExpiredHold {
 // Truncated to the millisecond, as a JavaScript Date read from the same column is.
 const epochMs = (column: SQLWrapper) => sql<number>`floor(extract(epoch from ${column}) * 1000)::bigint`;
 
-/**
- * Releases due holds (of one event, or all) in one statement: the holds become `expired`, each
- * event gets their seats back as one change (one version, one `seats_released` with reason
- * `expired`), each owner's count of held seats goes down, and each owner a `hold_expired`, recorded in the same statement after the seat
- * change. (PostgreSQL sends one notification per distinct payload in a transaction, so the
- * event's change, repeated on each of its holds' rows, goes out once.)
- */
-export async function releaseExpiredHolds(db: Database, seatFeed: SeatFeed, scope: { eventId?: number } = {}): Promise<ExpiredHold[]> {
+function releaseStatement(db: Database, seatFeed: SeatFeed, oneEvent: boolean) {
   const lockedDue = db
     .select({ id: holds.id })
     .from(holds)
-    .where(and(eq(holds.status, 'active'), lte(holds.expiresAt, sql`now()`), scope.eventId === undefined ? undefined : eq(holds.eventId, scope.eventId)))
+    .where(and(eq(holds.status, 'active'), lte(holds.expiresAt, sql`now()`), oneEvent ? eq(holds.eventId, sql.placeholder('eventId')) : undefined))
     .orderBy(asc(holds.expiresAt))
     .limit(HOLDS_PER_STATEMENT);
   // The sweep passes over holds another process is releasing; a refused buyer's release (one
   // event) waits for it instead, so the seats are back before the buyer is answered.
-  const due = scope.eventId === undefined ? lockedDue.for('update', { skipLocked: true }) : lockedDue.for('update');
+  const due = oneEvent ? lockedDue.for('update') : lockedDue.for('update', { skipLocked: true });
   const expired = db.$with('expired').as(
     db
       .update(holds)
@@ -85,12 +78,28 @@ export async function releaseExpiredHolds(db: Database, seatFeed: SeatFeed, scop
     holdId: expired.holdId,
     expiresAtMs: epochMs(expired.expiresAt),
   });
-  const rows = await db
+  return db
     .with(expired, perEvent, returned, perOwner, uncounted)
     .select({ ...seats, eventId: returned.eventId, expiresAt: expired.expiresAt, ...(notice && { notice }) })
     .from(expired)
-    .innerJoin(returned, eq(expired.eventId, returned.eventId));
+    .innerJoin(returned, eq(expired.eventId, returned.eventId))
+    .prepare(oneEvent ? 'release_expired_holds_of_event' : 'release_expired_holds');
+}
 
+/** Built and prepared once per database and feed: every process sweeps every 250 ms (statementCache). */
+const sweepStatements = statementCache((db, seatFeed) => releaseStatement(db, seatFeed, false));
+const eventReleaseStatements = statementCache((db, seatFeed) => releaseStatement(db, seatFeed, true));
+
+/**
+ * Releases due holds (of one event, or all) in one statement: the holds become `expired`, each
+ * event gets their seats back as one change (one version, one `seats_released` with reason
+ * `expired`), each owner's count of held seats goes down, and each owner a `hold_expired`, recorded in the same statement after the seat
+ * change. (PostgreSQL sends one notification per distinct payload in a transaction, so the
+ * event's change, repeated on each of its holds' rows, goes out once.)
+ */
+export async function releaseExpiredHolds(db: Database, seatFeed: SeatFeed, scope: { eventId?: number } = {}): Promise<ExpiredHold[]> {
+  const rows =
+    scope.eventId === undefined ? await sweepStatements(db, seatFeed).execute() : await eventReleaseStatements(db, seatFeed).execute({ eventId: scope.eventId });
   // In-process feeds hear it now, in the order the notifications would have: each event's change, then its owners.
   const changes = new Map<number, ChangedSeats>();
   for (const row of rows) changes.set(row.eventId, row);
@@ -102,11 +111,7 @@ export async function releaseExpiredHolds(db: Database, seatFeed: SeatFeed, scop
   return rows.map((row) => ({ holdId: row.hold.holdId, eventId: row.eventId, userId: row.hold.userId }));
 }
 
-/**
- * Marks the holds whose warning is due (`warningSeconds` before expiry, or at once when less is
- * left) and tells each owner `hold_expiring`, once per expiry: an extension clears the mark.
- */
-export async function warnExpiringHolds(db: Database, seatFeed: SeatFeed, warningSeconds: number): Promise<number> {
+function warnStatement(db: Database, seatFeed: SeatFeed) {
   const due = db
     .select({ id: holds.id })
     .from(holds)
@@ -115,7 +120,7 @@ export async function warnExpiringHolds(db: Database, seatFeed: SeatFeed, warnin
         eq(holds.status, 'active'),
         eq(holds.warned, false),
         gt(holds.expiresAt, sql`now()`),
-        lte(holds.expiresAt, sql`now() + ${warningSeconds}::integer * interval '1 second'`),
+        lte(holds.expiresAt, sql`now() + ${sql.placeholder('warningSeconds')}::integer * interval '1 second'`),
       ),
     )
     .limit(HOLDS_PER_STATEMENT)
@@ -127,11 +132,22 @@ export async function warnExpiringHolds(db: Database, seatFeed: SeatFeed, warnin
     holdId: holds.id,
     expiresAtMs: epochMs(holds.expiresAt),
   });
-  const rows = await db
+  return db
     .update(holds)
     .set({ warned: true })
     .where(inArray(holds.id, due))
-    .returning({ holdId: holds.id, eventId: holds.eventId, userId: holds.userId, expiresAt: holds.expiresAt, ...(notice && { notice }) });
+    .returning({ holdId: holds.id, eventId: holds.eventId, userId: holds.userId, expiresAt: holds.expiresAt, ...(notice && { notice }) })
+    .prepare('warn_expiring_holds');
+}
+
+const warnStatements = statementCache(warnStatement);
+
+/**
+ * Marks the holds whose warning is due (`warningSeconds` before expiry, or at once when less is
+ * left) and tells each owner `hold_expiring`, once per expiry: an extension clears the mark.
+ */
+export async function warnExpiringHolds(db: Database, seatFeed: SeatFeed, warningSeconds: number): Promise<number> {
+  const rows = await warnStatements(db, seatFeed).execute({ warningSeconds });
   for (const row of rows) {
     seatFeed.committed({ kind: 'hold_expiring', eventId: row.eventId, userId: row.userId, holdId: row.holdId, expiresAtMs: row.expiresAt.getTime() });
   }

@@ -260,12 +260,18 @@ export async function drawIfDue(db: Database, eventId: number): Promise<number |
 
 /** Events whose lottery is due now (their salesStartAt has come). */
 export async function eventsToDraw(db: Database): Promise<number[]> {
-  const rows = await db
-    .select({ id: events.id })
-    .from(events)
-    .where(and(eq(events.queueDrawn, false), isNotNull(events.queueRatePerMinute), sql`coalesce(${events.salesStartAt}, now()) <= now()`));
+  const rows = await drawDueStatements(db).execute();
   return rows.map((row) => row.id);
 }
+
+// Every process asks four times a second: built and prepared once.
+const drawDueStatements = cachedPerDatabase((db) =>
+  db
+    .select({ id: events.id })
+    .from(events)
+    .where(and(eq(events.queueDrawn, false), isNotNull(events.queueRatePerMinute), sql`coalesce(${events.salesStartAt}, now()) <= now()`))
+    .prepare('events_to_draw'),
+);
 
 /**
  * A new pace from now, in the organizer's edit (its transaction, after the UPDATE): the tickets
@@ -303,7 +309,11 @@ export interface MovingLine extends QueueProgress {
  * how many tickets this call counted as admitted: each admission is counted once, by whichever
  * process's call first sees it, as the event's counter only moves forward under its row lock.
  */
-export async function readMovingLines(db: Database): Promise<MovingLine[]> {
+export function readMovingLines(db: Database): Promise<MovingLine[]> {
+  return movingLineStatements(db).execute();
+}
+
+const movingLineStatements = cachedPerDatabase((db) => {
   const moving = db.$with('moving').as(
     db
       .select({
@@ -345,5 +355,6 @@ export async function readMovingLines(db: Database): Promise<MovingLine[]> {
       newlyAdmitted: sql<number>`coalesce(${counted.newlyAdmitted}, 0)`.mapWith(Number),
     })
     .from(moving)
-    .leftJoin(counted, eq(moving.eventId, counted.countedEventId));
-}
+    .leftJoin(counted, eq(moving.eventId, counted.countedEventId))
+    .prepare('read_moving_lines');
+});

@@ -109,6 +109,20 @@ describe('releaseExpiredHolds', () => {
     expect(counts.filter((count) => count.heldSeats > 0)).toEqual([{ userId: userIds[6]!, eventId: first.id, heldSeats: 4 }]);
   });
 
+  test('a release for one event frees only that event’s due holds, however often the same prepared statement runs', async () => {
+    const [first, second] = [await newEvent(10), await newEvent(10)];
+    const firstDue = (await hold(userIds[0]!, first.id, 2)).hold.id;
+    const secondDue = (await hold(userIds[1]!, second.id, 3)).hold.id;
+    await expireHold(firstDue);
+    await expireHold(secondDue);
+    expect(await releaseExpiredHolds(database.db, seatFeed, { eventId: second.id })).toEqual([{ holdId: secondDue, eventId: second.id, userId: userIds[1]! }]);
+    expect(await readEventRow(database.db, first.id)).toMatchObject({ availableSeats: 8, heldSeats: 2 });
+    expect(await releaseExpiredHolds(database.db, seatFeed, { eventId: second.id })).toEqual([]);
+    expect(await releaseExpiredHolds(database.db, seatFeed, { eventId: first.id })).toEqual([{ holdId: firstDue, eventId: first.id, userId: userIds[0]! }]);
+    expect(await readEventRow(database.db, first.id)).toMatchObject({ availableSeats: 10, heldSeats: 0 });
+    expect(await readEventRow(database.db, second.id)).toMatchObject({ availableSeats: 10, heldSeats: 0 });
+  });
+
   test('the 10-seat limit counts only unexpired holds: a user whose holds expired may hold again before any sweep', async () => {
     const event = await newEvent(30);
     const full = await hold(userIds[5]!, event.id, 10);
