@@ -126,9 +126,10 @@ const server = Bun.serve<{ eventId: number }>({
       const { eventId, quantity } = (await request.json()) as { eventId: number; quantity: number };
       // A line's buyers book as themselves, past its gate; any other booking as the organizer.
       const lineOfEvent = line?.eventId === eventId ? line : null;
-      const refusal = lineOfEvent && refusedAtGate(lineOfEvent, bearerOf(request));
+      const buyerId = lineOfEvent ? bearerOf(request) : organizerId!;
+      const refusal = lineOfEvent && refusedAtGate(lineOfEvent, buyerId);
       if (refusal) return refusal;
-      const [booked] = await driver.query(statement, [eventId, quantity, lineOfEvent ? bearerOf(request) : organizerId]);
+      const [booked] = await driver.query(statement, [eventId, quantity, buyerId]);
       if (!booked) {
         await driver.query(EXPLAIN_REFUSAL, [eventId]);
         return Response.json({ error: { code: 'sold_out' } }, { status: 409 });
