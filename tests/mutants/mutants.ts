@@ -421,6 +421,14 @@ export const mutants: Mutant[] = [
     tests: ['tests/routes/queue.test.ts'],
   },
   {
+    id: 'turn-told-early',
+    breaks: 'nobody hears of a turn before it has come (queue_progress, a place)',
+    file: 'src/services/queue.ts',
+    from: 'sq.admit_at <= now() order by',
+    to: "sq.admit_at <= now() + interval '600 milliseconds' order by",
+    tests: ['tests/routes/queue.test.ts'],
+  },
+  {
     id: 'queue-progress-goes-back',
     breaks: 'queue_progress values only increase, though each process reads the line at its own moments',
     file: 'src/services/websocket.ts',

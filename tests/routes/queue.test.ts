@@ -319,6 +319,20 @@ describe('queue_progress', () => {
       .sort((a, b) => a - b);
     expect(phases.length).toBeGreaterThanOrEqual(3);
     expect({ phases, middle: phases[Math.floor(phases.length / 2)]! < 250 }).toMatchObject({ middle: true });
+    // Nobody hears of a turn before it has come: a buyer who books on hearing it is admitted.
+    const admitAtOf = new Map(
+      (await server.database.db.select({ ticket: queueEntries.ticket, admitAt: queueEntries.admitAt }).from(queueEntries).where(eq(queueEntries.eventId, event.id))).map(
+        ({ ticket, admitAt }) => [ticket, admitAt!.getTime()],
+      ),
+    );
+    // The wall clock's offset from performance.now() taken now, not at the process's start: the
+    // two drift apart over a long test run.
+    const wallClockOffset = Date.now() - performance.now();
+    watcher.messages.forEach((message, index) => {
+      if (message.type !== 'queue_progress' || message.servingThrough === 0) return;
+      const msEarly = admitAtOf.get(message.servingThrough)! - (wallClockOffset + watcher.receivedAt[index]!);
+      expect({ servingThrough: message.servingThrough, msEarly: Math.max(0, msEarly) }).toEqual({ servingThrough: message.servingThrough, msEarly: 0 });
+    });
     // Quiet once everyone is admitted.
     await Bun.sleep(1_500);
     expect(watcher.messages.filter((message) => message.type === 'queue_progress').length).toBe(progress.length);
