@@ -1,11 +1,13 @@
 import { Elysia } from 'elysia';
 import type { AppDeps } from '../app-deps';
 import { authPlugin } from '../lib/auth-plugin';
-import { getQueueEntry, joinQueue, leaveQueue } from '../services/queue';
+import { createBatchedPlaceReader } from '../services/place-reads';
+import { getQueueEntries, joinQueue, leaveQueue } from '../services/queue';
 import { errorAnswers, idParams, queueResult } from './schemas';
 
 /** An event's waiting line (SPEC §9): join, look up your place, leave. */
 export function queueRoutes({ database, tokens, metrics }: AppDeps) {
+  const readPlace = createBatchedPlaceReader((eventId, userIds) => getQueueEntries(database.db, eventId, userIds));
   return new Elysia({ prefix: '/api/events/:id/queue', tags: ['Waiting room'] })
     .use(authPlugin(tokens))
     .post(
@@ -25,7 +27,7 @@ export function queueRoutes({ database, tokens, metrics }: AppDeps) {
         detail: { summary: 'Join the event’s waiting line (bad_request when it has none)' },
       },
     )
-    .get('', async ({ user, params }) => ({ queue: await getQueueEntry(database.db, params.id, user.id) }), {
+    .get('', async ({ user, params }) => ({ queue: await readPlace(params.id, user.id) }), {
       auth: true,
       params: idParams,
       response: { 200: queueResult.describe('The caller’s place, or null when not in line'), ...errorAnswers('validation_error', 'unauthorized', 'database_unavailable') },

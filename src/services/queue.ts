@@ -93,28 +93,47 @@ function cachedPerDatabase<T>(build: (db: Database) => T): (db: Database) => T {
   };
 }
 
-const entryStatements = cachedPerDatabase((db) =>
-  db
-    .select({
-      ticket: queueEntries.ticket,
-      admitAt: queueEntries.admitAt,
-      admissionSeconds: events.admissionSeconds,
-      admitted: sql<boolean>`coalesce(${queueEntries.admitAt} <= now(), false)`,
-      admissionOver: sql<boolean>`coalesce(${queueEntries.admitAt} + ${events.admissionSeconds} * interval '1 second' <= now(), false)`,
-      waitMs: sql<number>`coalesce(extract(epoch from ${queueEntries.admitAt} - now()) * 1000, 0)`.mapWith(Number),
-      servingThrough: servingThroughOf(eventsId),
-    })
-    .from(queueEntries)
-    .innerJoin(events, eq(events.id, queueEntries.eventId))
-    .where(and(eq(queueEntries.eventId, sql.placeholder('eventId')), eq(queueEntries.userId, sql.placeholder('userId')), isNull(queueEntries.leftAt)))
-    .limit(1)
-    .prepare('queue_entry'),
-);
+/** What a place is made of, read from an entry's `ticket` and `admit_at` beside its event. */
+function entryColumns(entry: { userId: SQLWrapper; ticket: SQLWrapper; admitAt: SQLWrapper }, eventId: SQLWrapper) {
+  return {
+    userId: sql<number>`${entry.userId}`,
+    ticket: sql<number | null>`${entry.ticket}`,
+    admitAt: sql<Date | null>`${entry.admitAt}`.mapWith(queueEntries.admitAt),
+    admissionSeconds: events.admissionSeconds,
+    admitted: sql<boolean>`coalesce(${entry.admitAt} <= now(), false)`,
+    admissionOver: sql<boolean>`coalesce(${entry.admitAt} + ${events.admissionSeconds} * interval '1 second' <= now(), false)`,
+    waitMs: sql<number>`coalesce(extract(epoch from ${entry.admitAt} - now()) * 1000, 0)`.mapWith(Number),
+    servingThrough: servingThroughOf(eventId),
+  };
+}
 
-/** The caller's place in the event's line, or null when not in it. */
-export async function getQueueEntry(db: Database, eventId: number, userId: number): Promise<PublicQueueEntry | null> {
-  const [row] = await entryStatements(db).execute({ eventId, userId });
-  if (!row) return null;
+/**
+ * One user's place, and the places of several read together, the line's head once for all of
+ * them. Several are one probe of the (event, user) index each: with `user_id = any(...)`
+ * PostgreSQL's plan for a line not yet analyzed scans the whole line for every read.
+ */
+const entryStatements = cachedPerDatabase((db) => {
+  const eventId = sql`${sql.placeholder('eventId')}::integer`;
+  const asked = db.$with('asked', { userId: queueEntries.userId, ticket: queueEntries.ticket, admitAt: queueEntries.admitAt }).as(
+    sql`select entry.user_id, entry.ticket, entry.admit_at from unnest(${sql.placeholder('userIds')}::integer[]) as asker(id)
+      cross join lateral (select user_id, ticket, admit_at from ${queueEntries}
+        where event_id = ${eventId} and user_id = asker.id and left_at is null limit 1) as entry`,
+  );
+  return {
+    one: db
+      .select(entryColumns(queueEntries, eventId))
+      .from(queueEntries)
+      .innerJoin(events, eq(events.id, queueEntries.eventId))
+      .where(and(eq(queueEntries.eventId, eventId), eq(queueEntries.userId, sql.placeholder('userId')), isNull(queueEntries.leftAt)))
+      .limit(1)
+      .prepare('queue_entry'),
+    several: db.with(asked).select(entryColumns(asked, eventId)).from(asked).innerJoin(events, eq(events.id, eventId)).prepare('queue_entries'),
+  };
+});
+
+type EntryRow = Awaited<ReturnType<ReturnType<typeof entryStatements>['one']['execute']>>[number];
+
+function toPublicEntry(eventId: number, row: EntryRow): PublicQueueEntry {
   const { ticket, admitAt } = row;
   if (ticket === null || admitAt === null) {
     return { eventId, ticket: null, position: null, status: 'waiting', admittedAt: null, admissionExpiresAt: null, estimatedWaitSeconds: null };
@@ -133,6 +152,18 @@ export async function getQueueEntry(db: Database, eventId: number, userId: numbe
     ...admission,
     estimatedWaitSeconds: Math.max(1, Math.ceil(row.waitMs / 1000)),
   };
+}
+
+/** The places of these users in the event's line, by user id; absent when not in it. */
+export async function getQueueEntries(db: Database, eventId: number, userIds: number[]): Promise<Map<number, PublicQueueEntry>> {
+  const statements = entryStatements(db);
+  const rows = userIds.length === 1 ? await statements.one.execute({ eventId, userId: userIds[0] }) : await statements.several.execute({ eventId, userIds });
+  return new Map(rows.map((row) => [row.userId, toPublicEntry(eventId, row)]));
+}
+
+/** The caller's place in the event's line, or null when not in it. */
+export async function getQueueEntry(db: Database, eventId: number, userId: number): Promise<PublicQueueEntry | null> {
+  return (await getQueueEntries(db, eventId, [userId])).get(userId) ?? null;
 }
 
 /**

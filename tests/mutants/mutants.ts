@@ -429,6 +429,14 @@ export const mutants: Mutant[] = [
     tests: ['tests/routes/queue.test.ts'],
   },
   {
+    id: 'place-from-earlier-read',
+    breaks: 'a place asked while a read is under way is read afresh, not answered from what was read before it asked',
+    file: 'src/services/place-reads.ts',
+    from: 'for (const read of ofEvent) read.resolve(places.get(read.userId) ?? null);',
+    to: 'for (const read of [...ofEvent, ...waiting.filter((later) => later.eventId === eventId)]) read.resolve(places.get(read.userId) ?? null);',
+    tests: ['tests/services/place-reads.test.ts'],
+  },
+  {
     id: 'queue-progress-goes-back',
     breaks: 'queue_progress values only increase, though each process reads the line at its own moments',
     file: 'src/services/websocket.ts',

@@ -171,6 +171,12 @@ describe('joining and leaving', () => {
     expect(new Set(repeats.map((answer) => answer.body.queue.ticket))).toEqual(new Set([201]));
     expect((await entriesOf(event.id)).length).toBe(201);
     expect((await readEventRow(server.database.db, event.id)).queueIssued).toBe(201);
+
+    // All of them asking for their place at once (read together): each hears its own ticket.
+    const places = await Promise.all(racers.map((person) => place(person.token, event.id)));
+    expect(places.every((answer) => answer.status === 200)).toBe(true);
+    expect(places.map((answer) => answer.body.queue.ticket)).toEqual(answers.map((answer) => answer.body.queue.ticket));
+    expect((await place(people[301]!.token, event.id)).body).toEqual({ queue: null });
   });
 });
 
