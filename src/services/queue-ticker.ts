@@ -56,10 +56,10 @@ export function startQueueTicker(options: QueueTickerOptions) {
   let lookForLinesAt = -Infinity;
   const nextReadAt = new Map<number, number>();
 
-  async function readLines(drewAny: boolean): Promise<void> {
+  async function readLines(): Promise<void> {
     const now = performance.now();
     const anyDue = [...nextReadAt.values()].some((at) => at <= now + EARLY_MS);
-    if (!drewAny && !anyDue && now < lookForLinesAt) return;
+    if (!anyDue && now < lookForLinesAt) return;
     lookForLinesAt = now + PROGRESS_INTERVAL_MS;
     const lines = await readMovingLines(db);
     // The database measured each line's next moment from some time before this: counting from
@@ -78,16 +78,19 @@ export function startQueueTicker(options: QueueTickerOptions) {
     for (const eventId of nextReadAt.keys()) if (!seen.has(eventId)) nextReadAt.delete(eventId);
   }
 
+  /**
+   * The lines due are read before the lottery check: at an on-sale's whole seconds a statement
+   * ahead of the read waits its turn in a busy database too, and delays every watcher's message.
+   * A line just drawn is read in the next turn, at once.
+   */
   async function tick(): Promise<void> {
-    let drewAny = false;
+    await readLines();
     for (const eventId of await eventsToDraw(db)) {
       const drawn = await drawIfDue(db, eventId);
       if (drawn === null) continue;
-      drewAny = true;
       nextReadAt.set(eventId, -Infinity);
       logger.info('waiting room: lottery drawn', { eventId, tickets: drawn });
     }
-    await readLines(drewAny);
   }
 
   /** Every DRAW_CHECK_MS from the last tick's start, or sooner when a line is due to be read. */
