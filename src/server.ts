@@ -56,7 +56,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // The very check of the upgrade (below: it needs the known users, which need this manager).
     verifyToken: (token) => tokens.verify(token),
     coalesceMs: config.fanoutCoalesceMs,
-    fanOutInSlices: database.kind === 'postgres',
     logger,
     metrics: { messagesSent: (count) => metrics.wsMessagesSent.inc({}, count) },
   });

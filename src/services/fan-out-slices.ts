@@ -29,13 +29,11 @@ export const sliceTopic = (eventId: number, slice: number) => `event:${eventId}/
 
 /**
  * One topic when slices cannot help: with the window at 0 every change goes to every watcher in
- * one turn anyway. On PGlite there is one topic too: while its statements ran in the server's own
- * thread there were no results waiting to be read between slices — the bookings ran between them
- * instead, and a rotation through 8 slices took ~400 ms in `selloff`; with PGlite on a thread of
- * its own (src/db/pglite-thread.ts) slices sold faster but did not lower the lag (docs/decisions.md).
+ * one turn anyway. On PGlite too (on a thread of its own, src/db/pglite-thread.ts) a line's
+ * progress and its place answers are read between slices instead of waiting out a whole
+ * fan-out (docs/decisions.md).
  */
-export const sliceCountFor = (coalesceMs: number, databaseInAnotherProcess: boolean) =>
-  coalesceMs > 0 && databaseInAnotherProcess ? SLICES_UNDER_A_WINDOW : 1;
+export const sliceCountFor = (coalesceMs: number) => (coalesceMs > 0 ? SLICES_UNDER_A_WINDOW : 1);
 /** Sockets written in one loop turn before the rest of a message waits for the next turn. */
 const SOCKETS_PER_TURN = 2_000;
 

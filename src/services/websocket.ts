@@ -68,12 +68,6 @@ export interface WebSocketManagerOptions {
   loadSeatState: SeatStateLoader;
   verifyToken: TokenVerifier;
   coalesceMs: number;
-  /**
-   * Spread each event's watchers over a few topics and write a message one group per loop turn
-   * (fan-out-slices.ts): pays when the database runs in another process, whose results can then
-   * be read between the groups.
-   */
-  fanOutInSlices?: boolean;
   logger: Logger;
   metrics?: WebSocketMetrics;
   now?: () => number;
@@ -114,7 +108,7 @@ export function createWebSocketManager(options: WebSocketManagerOptions) {
   const { loadSeatState, verifyToken, logger, metrics } = options;
   const now = options.now ?? Date.now;
   const coalesceMs = options.coalesceMs;
-  const sliceCount = sliceCountFor(coalesceMs, options.fanOutInSlices ?? false);
+  const sliceCount = sliceCountFor(coalesceMs);
 
   const clients = new Map<string, ClientState>();
   const clientsByUser = new Map<number, Set<ClientState>>();

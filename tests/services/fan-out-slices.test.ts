@@ -13,7 +13,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** Slices at state 1 with `subscribersPerSlice` watchers in each of `joined` (default: every slice). */
 function recorded(options: { coalesceMs: number; socketsPerTurn?: number; subscribersPerSlice?: number; joined?: number[] }) {
   const published: { slice: number; version: number; at: number }[] = [];
-  const count = sliceCountFor(options.coalesceMs, true);
+  const count = sliceCountFor(options.coalesceMs);
   /** Sockets per slice's topic, as Bun would count them. */
   const subscribers: number[] = new Array(count).fill(0);
   const join = (slice: number) => (subscribers[slice]! += 1);
@@ -39,11 +39,10 @@ function recorded(options: { coalesceMs: number; socketsPerTurn?: number; subscr
 }
 
 describe('slices', () => {
-  test('a client keeps its slice; ids spread evenly; one slice with the window at 0 or the database in-process', () => {
-    const count = sliceCountFor(50, true);
+  test('a client keeps its slice; ids spread evenly; one slice with the window at 0', () => {
+    const count = sliceCountFor(50);
     expect(count).toBe(8);
-    expect(sliceCountFor(0, true)).toBe(1);
-    expect(sliceCountFor(50, false)).toBe(1);
+    expect(sliceCountFor(0)).toBe(1);
     expect(sliceOf('17-abcdef', count)).toBe(sliceOf('17-abcdef', count));
     const sizes = new Array(count).fill(0);
     for (let i = 0; i < 10_000; i++) sizes[sliceOf(`${i}-${i.toString(36)}x`, count)] += 1;

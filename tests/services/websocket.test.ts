@@ -81,14 +81,13 @@ function controlledLoader() {
   };
 }
 
-function managerWith(options: { loader: SeatStateLoader; coalesceMs?: number; fanOutInSlices?: boolean; now?: () => number }) {
+function managerWith(options: { loader: SeatStateLoader; coalesceMs?: number; now?: () => number }) {
   const sockets: FakeSocket[] = [];
   const manager = createWebSocketManager({
     loadSeatState: options.loader,
     // Token refresh is tested on a real server (tests/routes/websocket-refresh.test.ts).
     verifyToken: async () => null,
     coalesceMs: options.coalesceMs ?? 0,
-    fanOutInSlices: options.fanOutInSlices,
     logger: createLogger('silent'),
     now: options.now,
   });
@@ -129,9 +128,9 @@ async function subscribeAnswered(
 }
 
 /** One watcher at version 1 under a 20 ms window: 2 went out at once and opened the window, 3 waits in it. */
-async function watcherWithWindowOpen(fanOutInSlices: boolean) {
+async function watcherWithWindowOpen() {
   const db = controlledLoader();
-  const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader, coalesceMs: 20 });
+  const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 20 });
   const first = open();
   await subscribeAnswered(manager, first, db, state(1));
   manager.handleSeatChange(booked(2)); // sent at once, window opens
@@ -139,202 +138,197 @@ async function watcherWithWindowOpen(fanOutInSlices: boolean) {
   return { db, manager, open, first };
 }
 
-// Both ways an event's watchers can be held: one topic (PGlite, or no window), or slices (PostgreSQL).
-for (const fanOutInSlices of [false, true]) {
-  const topics = fanOutInSlices ? 'in slices' : 'one topic';
+describe('snapshot read racing a committed change', () => {
+  test('first watcher: a change committed after the read but handled before the reply is not lost', async () => {
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader });
+    const socket = open();
+    const subscribing = manager.handleMessage(socket, subscribeToEvent7);
+    await flushMicrotasks();
+    expect(db.pending()).toBe(1);
+    // The read saw version 5; version 6 commits and reaches the manager before the read returns.
+    manager.handleSeatChange(booked(6));
+    db.release(state(5));
+    await subscribing;
+    // Changes stop here: the watcher must hold the database's state (version 6).
+    expect(socket.last(7)).toMatchObject({ version: 6, availableSeats: 94 });
+    manager.stop();
+  });
 
-  describe(`snapshot read racing a committed change (${topics})`, () => {
-    test('first watcher: a change committed after the read but handled before the reply is not lost', async () => {
+  test('a read in flight keeps the event tracked even when the last other watcher leaves meanwhile', async () => {
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader });
+    const first = open();
+    await subscribeAnswered(manager, first, db, state(3));
+
+    const second = open();
+    const secondSubscribed = manager.handleMessage(second, subscribeToEvent7);
+    await flushMicrotasks();
+    await manager.handleMessage(first, JSON.stringify({ type: 'unsubscribe_event', eventId: 7 }));
+    manager.handleSeatChange(booked(4));
+    db.release(state(3));
+    await secondSubscribed;
+    expect(second.last(7)).toMatchObject({ version: 4 });
+    manager.stop();
+  });
+
+  test('a read newer than what was sent: others are brought level before the newcomer joins, nobody goes back', async () => {
+    const { db, manager, open, first } = await watcherWithWindowOpen();
+    const second = open();
+    const secondSubscribed = manager.handleMessage(second, subscribeToEvent7);
+    await flushMicrotasks();
+    db.release(state(5)); // the database is already at 5; 4 and 5 are still on their way
+    await secondSubscribed;
+    manager.handleSeatChange(booked(4));
+    manager.handleSeatChange(booked(5));
+    manager.handleSeatChange(booked(6));
+    await waitFor(() => [first, second].every((socket) => socket.last(7)?.version === 6), 2_000, 'both watchers at version 6');
+    for (const socket of [first, second]) {
+      expectStrictlyIncreasing(socket.versions(7), 'watcher');
+      expect(socket.last(7)).toMatchObject({ version: 6 });
+    }
+    expect(second.versions(7)).toEqual([5, 6]);
+    manager.stop();
+  });
+
+  test('a stale change arriving after the snapshot is never sent', async () => {
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader });
+    const socket = open();
+    await subscribeAnswered(manager, socket, db, state(9));
+    manager.handleSeatChange(booked(8));
+    manager.handleSeatChange(booked(9));
+    expect(socket.versions(7)).toEqual([9]);
+    manager.stop();
+  });
+
+  test('the tracking of an event whose read found nothing is let go', async () => {
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 20 });
+    const socket = open();
+    const subscribing = manager.handleMessage(socket, subscribeToEvent7);
+    await flushMicrotasks();
+    manager.handleSeatChange(booked(2));
+    db.release(null);
+    await subscribing;
+    expect(socket.ofType('error')).toEqual([expect.objectContaining({ code: 'event_not_found', eventId: 7 })]);
+    expect(manager.watchedEventIds()).toEqual([]);
+    manager.stop();
+  });
+});
+
+describe('a move to draft', () => {
+  test('every watcher but the organizer gets event_not_found and leaves, whatever the version; a connection opened for the event closes 4404', async () => {
+    const db = controlledLoader();
+    const { manager, open, openFor } = managerWith({ loader: db.loader, coalesceMs: 20 });
+    const organizer = open(1);
+    await subscribeAnswered(manager, organizer, db, state(4));
+    const other = open(2);
+    await subscribeAnswered(manager, other, db, state(4));
+    const dedicated = openFor(7, 3);
+    await flushMicrotasks();
+    db.release(state(4));
+    await dedicated.opened;
+    // At the version everyone holds: a status change does not bump it, and the notice still counts.
+    manager.handleSeatChange(hidden(4));
+    const notFound = { type: 'error', code: 'event_not_found', eventId: 7, message: expect.any(String) };
+    expect(other.received.at(-1)).toEqual(notFound);
+    expect(other.closedWith).toBeNull();
+    expect(dedicated.socket.received.at(-1)).toEqual(notFound);
+    expect(dedicated.socket.closedWith).toEqual({ code: 4404, reason: 'event not found' });
+    expect(organizer.ofType('error')).toEqual([]);
+    expect(manager.subscribersByEvent.get(7)?.size).toBe(1);
+    manager.handleSeatChange(booked(5));
+    await Bun.sleep(30);
+    expect(organizer.last(7)).toMatchObject({ version: 5 });
+    expect(other.versions(7)).toEqual([4]);
+    expect(dedicated.socket.versions(7)).toEqual([4]);
+    manager.stop();
+  });
+
+  for (const endpoint of ['subscribe_event', '/ws/events/:id']) {
+    test(`${endpoint}: a read that saw the event published, answered after the notice, is read again and attaches nobody`, async () => {
       const db = controlledLoader();
-      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader });
-      const socket = open();
-      const subscribing = manager.handleMessage(socket, subscribeToEvent7);
+      const { manager, open, openFor } = managerWith({ loader: db.loader });
+      const organizer = open(1);
+      await subscribeAnswered(manager, organizer, db, state(4));
+      let watcher: FakeSocket;
+      let answered: Promise<void>;
+      if (endpoint === 'subscribe_event') {
+        watcher = open(2);
+        answered = manager.handleMessage(watcher, subscribeToEvent7);
+      } else {
+        ({ socket: watcher, opened: answered } = openFor(7, 2));
+      }
       await flushMicrotasks();
       expect(db.pending()).toBe(1);
-      // The read saw version 5; version 6 commits and reaches the manager before the read returns.
-      manager.handleSeatChange(booked(6));
-      db.release(state(5));
-      await subscribing;
-      // Changes stop here: the watcher must hold the database's state (version 6).
-      expect(socket.last(7)).toMatchObject({ version: 6, availableSeats: 94 });
-      manager.stop();
-    });
-
-    test('a read in flight keeps the event tracked even when the last other watcher leaves meanwhile', async () => {
-      const db = controlledLoader();
-      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader });
-      const first = open();
-      await subscribeAnswered(manager, first, db, state(3));
-
-      const second = open();
-      const secondSubscribed = manager.handleMessage(second, subscribeToEvent7);
-      await flushMicrotasks();
-      await manager.handleMessage(first, JSON.stringify({ type: 'unsubscribe_event', eventId: 7 }));
-      manager.handleSeatChange(booked(4));
-      db.release(state(3));
-      await secondSubscribed;
-      expect(second.last(7)).toMatchObject({ version: 4 });
-      manager.stop();
-    });
-
-    test('a read newer than what was sent: others are brought level before the newcomer joins, nobody goes back', async () => {
-      const { db, manager, open, first } = await watcherWithWindowOpen(fanOutInSlices);
-      const second = open();
-      const secondSubscribed = manager.handleMessage(second, subscribeToEvent7);
-      await flushMicrotasks();
-      db.release(state(5)); // the database is already at 5; 4 and 5 are still on their way
-      await secondSubscribed;
-      manager.handleSeatChange(booked(4));
-      manager.handleSeatChange(booked(5));
-      manager.handleSeatChange(booked(6));
-      await waitFor(() => [first, second].every((socket) => socket.last(7)?.version === 6), 2_000, 'both watchers at version 6');
-      for (const socket of [first, second]) {
-        expectStrictlyIncreasing(socket.versions(7), 'watcher');
-        expect(socket.last(7)).toMatchObject({ version: 6 });
-      }
-      expect(second.versions(7)).toEqual([5, 6]);
-      manager.stop();
-    });
-
-    test('a stale change arriving after the snapshot is never sent', async () => {
-      const db = controlledLoader();
-      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader });
-      const socket = open();
-      await subscribeAnswered(manager, socket, db, state(9));
-      manager.handleSeatChange(booked(8));
-      manager.handleSeatChange(booked(9));
-      expect(socket.versions(7)).toEqual([9]);
-      manager.stop();
-    });
-
-    test('the tracking of an event whose read found nothing is let go', async () => {
-      const db = controlledLoader();
-      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader, coalesceMs: 20 });
-      const socket = open();
-      const subscribing = manager.handleMessage(socket, subscribeToEvent7);
-      await flushMicrotasks();
-      manager.handleSeatChange(booked(2));
-      db.release(null);
-      await subscribing;
-      expect(socket.ofType('error')).toEqual([expect.objectContaining({ code: 'event_not_found', eventId: 7 })]);
-      expect(manager.watchedEventIds()).toEqual([]);
-      manager.stop();
-    });
-  });
-
-  describe(`a move to draft (${topics})`, () => {
-    test('every watcher but the organizer gets event_not_found and leaves, whatever the version; a connection opened for the event closes 4404', async () => {
-      const db = controlledLoader();
-      const { manager, open, openFor } = managerWith({ fanOutInSlices, loader: db.loader, coalesceMs: 20 });
-      const organizer = open(1);
-      await subscribeAnswered(manager, organizer, db, state(4));
-      const other = open(2);
-      await subscribeAnswered(manager, other, db, state(4));
-      const dedicated = openFor(7, 3);
-      await flushMicrotasks();
-      db.release(state(4));
-      await dedicated.opened;
-      // At the version everyone holds: a status change does not bump it, and the notice still counts.
+      // The read saw the event published; the move to draft commits and is heard before it returns.
       manager.handleSeatChange(hidden(4));
-      const notFound = { type: 'error', code: 'event_not_found', eventId: 7, message: expect.any(String) };
-      expect(other.received.at(-1)).toEqual(notFound);
-      expect(other.closedWith).toBeNull();
-      expect(dedicated.socket.received.at(-1)).toEqual(notFound);
-      expect(dedicated.socket.closedWith).toEqual({ code: 4404, reason: 'event not found' });
-      expect(organizer.ofType('error')).toEqual([]);
+      db.release(state(4));
+      await flushMicrotasks();
+      expect(db.pending()).toBe(1);
+      db.release(null);
+      await answered;
+      expect(watcher.received.filter((message) => message.eventId === 7)).toEqual([{ type: 'error', code: 'event_not_found', eventId: 7, message: expect.any(String) }]);
+      if (endpoint === '/ws/events/:id') expect(watcher.closedWith).toEqual({ code: 4404, reason: 'event not found' });
       expect(manager.subscribersByEvent.get(7)?.size).toBe(1);
       manager.handleSeatChange(booked(5));
-      await Bun.sleep(30);
-      expect(organizer.last(7)).toMatchObject({ version: 5 });
-      expect(other.versions(7)).toEqual([4]);
-      expect(dedicated.socket.versions(7)).toEqual([4]);
+      await waitFor(() => organizer.last(7)?.version === 5, 1_000, 'the organizer at version 5');
+      expect(watcher.versions(7)).toEqual([]);
       manager.stop();
     });
+  }
 
-    for (const endpoint of ['subscribe_event', '/ws/events/:id']) {
-      test(`${endpoint}: a read that saw the event published, answered after the notice, is read again and attaches nobody`, async () => {
-        const db = controlledLoader();
-        const { manager, open, openFor } = managerWith({ fanOutInSlices, loader: db.loader });
-        const organizer = open(1);
-        await subscribeAnswered(manager, organizer, db, state(4));
-        let watcher: FakeSocket;
-        let answered: Promise<void>;
-        if (endpoint === 'subscribe_event') {
-          watcher = open(2);
-          answered = manager.handleMessage(watcher, subscribeToEvent7);
-        } else {
-          ({ socket: watcher, opened: answered } = openFor(7, 2));
-        }
-        await flushMicrotasks();
-        expect(db.pending()).toBe(1);
-        // The read saw the event published; the move to draft commits and is heard before it returns.
-        manager.handleSeatChange(hidden(4));
-        db.release(state(4));
-        await flushMicrotasks();
-        expect(db.pending()).toBe(1);
-        db.release(null);
-        await answered;
-        expect(watcher.received.filter((message) => message.eventId === 7)).toEqual([{ type: 'error', code: 'event_not_found', eventId: 7, message: expect.any(String) }]);
-        if (endpoint === '/ws/events/:id') expect(watcher.closedWith).toEqual({ code: 4404, reason: 'event not found' });
-        expect(manager.subscribersByEvent.get(7)?.size).toBe(1);
-        manager.handleSeatChange(booked(5));
-        await waitFor(() => organizer.last(7)?.version === 5, 1_000, 'the organizer at version 5');
-        expect(watcher.versions(7)).toEqual([]);
-        manager.stop();
-      });
-    }
+  test('a read that began after the notice is not read again', async () => {
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader });
+    const organizer = open(1);
+    await subscribeAnswered(manager, organizer, db, state(4));
+    manager.handleSeatChange(hidden(4));
+    // Published again since: a newcomer subscribes with one read.
+    const newcomer = open(2);
+    await subscribeAnswered(manager, newcomer, db, state(4));
+    expect(db.pending()).toBe(0);
+    expect(newcomer.last(7)).toEqual({ type: 'subscribed', ...state(4) });
+    manager.stop();
+  });
+});
 
-    test('a read that began after the notice is not read again', async () => {
-      const db = controlledLoader();
-      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader });
-      const organizer = open(1);
-      await subscribeAnswered(manager, organizer, db, state(4));
-      manager.handleSeatChange(hidden(4));
-      // Published again since: a newcomer subscribes with one read.
-      const newcomer = open(2);
-      await subscribeAnswered(manager, newcomer, db, state(4));
-      expect(db.pending()).toBe(0);
-      expect(newcomer.last(7)).toEqual({ type: 'subscribed', ...state(4) });
-      manager.stop();
-    });
+describe('coalescing', () => {
+  test('first change of a quiet spell goes at once, the burst collapses to its latest, nothing is skipped at the end', async () => {
+    const db = controlledLoader();
+    const { manager, open } = managerWith({ loader: db.loader, coalesceMs: 30 });
+    const socket = open();
+    await subscribeAnswered(manager, socket, db, state(1));
+    for (let version = 2; version <= 20; version++) manager.handleSeatChange(booked(version));
+    expect(socket.versions(7)).toEqual([1, 2]);
+    // At the window's end (later on a busy machine): one message, the latest.
+    await waitFor(() => socket.versions(7).length >= 3, 1_000, "the window's message");
+    expect(socket.versions(7)).toEqual([1, 2, 20]);
+    // At least a whole window with nothing to send.
+    await Bun.sleep(45);
+    // The window closed quietly; the next change is sent at once again.
+    manager.handleSeatChange({ ...state(21), kind: 'booking_cancelled' });
+    expect(socket.received.at(-1)).toEqual({ type: 'booking_cancelled', eventId: 7, availableSeats: 79, heldSeats: 0, capacity: 100, version: 21 });
+    manager.stop();
   });
 
-  describe(`coalescing (${topics})`, () => {
-    test('first change of a quiet spell goes at once, the burst collapses to its latest, nothing is skipped at the end', async () => {
-      const db = controlledLoader();
-      const { manager, open } = managerWith({ fanOutInSlices, loader: db.loader, coalesceMs: 30 });
-      const socket = open();
-      await subscribeAnswered(manager, socket, db, state(1));
-      for (let version = 2; version <= 20; version++) manager.handleSeatChange(booked(version));
-      expect(socket.versions(7)).toEqual([1, 2]);
-      // At the window's end (later on a busy machine): one message, the latest.
-      await waitFor(() => socket.versions(7).length >= 3, 1_000, "the window's message");
-      expect(socket.versions(7)).toEqual([1, 2, 20]);
-      // At least a whole window with nothing to send.
-      await Bun.sleep(45);
-      // The window closed quietly; the next change is sent at once again.
-      manager.handleSeatChange({ ...state(21), kind: 'booking_cancelled' });
-      expect(socket.received.at(-1)).toEqual({ type: 'booking_cancelled', eventId: 7, availableSeats: 79, heldSeats: 0, capacity: 100, version: 21 });
-      manager.stop();
-    });
-
-    test('a window closing late (the loop was blocked) first lets what was read meanwhile join its message', async () => {
-      const { manager, first: socket } = await watcherWithWindowOpen(fanOutInSlices);
-      // Handled in the same timer turn as the window's end, just after it: a model of a change read
-      // from a database connection once the loop is free again (in the server that read comes in
-      // the poll that follows the late timer, which the zero-delay close also waits for).
-      setTimeout(() => manager.handleSeatChange(booked(4)), 20);
-      // A second change read in another callback of that turn: the two ride in one message.
-      setTimeout(() => manager.handleSeatChange(booked(5)), 20);
-      // Blocked past the window's end, as by a write to thousands of sockets.
-      const blockedUntil = Date.now() + 60;
-      while (Date.now() < blockedUntil);
-      await waitFor(() => socket.last(7)?.version === 5, 2_000, 'the late window\'s message');
-      expect(socket.versions(7)).toEqual([1, 2, 5]);
-      manager.stop();
-    });
+  test('a window closing late (the loop was blocked) first lets what was read meanwhile join its message', async () => {
+    const { manager, first: socket } = await watcherWithWindowOpen();
+    // Handled in the same timer turn as the window's end, just after it: a model of a change read
+    // from a database connection once the loop is free again (in the server that read comes in
+    // the poll that follows the late timer, which the zero-delay close also waits for).
+    setTimeout(() => manager.handleSeatChange(booked(4)), 20);
+    // A second change read in another callback of that turn: the two ride in one message.
+    setTimeout(() => manager.handleSeatChange(booked(5)), 20);
+    // Blocked past the window's end, as by a write to thousands of sockets.
+    const blockedUntil = Date.now() + 60;
+    while (Date.now() < blockedUntil);
+    await waitFor(() => socket.last(7)?.version === 5, 2_000, 'the late window\'s message');
+    expect(socket.versions(7)).toEqual([1, 2, 5]);
+    manager.stop();
   });
-}
+});
 
 describe('queue_progress (SPEC §9)', () => {
   const line = (servingThrough: number, waiting: number) => ({ eventId: 7, servingThrough, waiting, ratePerMinute: 60 });
@@ -365,7 +359,7 @@ describe('queue_progress (SPEC §9)', () => {
 
 describe('slices (fan-out-slices.ts) with the manager', () => {
   test('more watchers than a turn writes: a change reaches them over a few turns, each once, and a newcomer meanwhile never goes back', async () => {
-    const { manager, open } = managerWith({ loader: async () => state(1), coalesceMs: 20, fanOutInSlices: true });
+    const { manager, open } = managerWith({ loader: async () => state(1), coalesceMs: 20 });
     const watchers = Array.from({ length: 2_500 }, () => open());
     await Promise.all(watchers.map((socket) => manager.handleMessage(socket, subscribeToEvent7)));
     manager.handleSeatChange(booked(2));
