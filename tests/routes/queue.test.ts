@@ -316,10 +316,13 @@ describe('queue_progress', () => {
     expect(new Set(served).size).toBeGreaterThan(3);
     const seconds = (performance.now() - startedAt) / 1000;
     expect(progress.length).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
+    // The wall clock's offset from performance.now() taken now, not at the process's start
+    // (performance.timeOrigin): the two drift apart over a long test run.
+    const wallClockOffset = Date.now() - performance.now();
     // Between the draw's message and the last ticket's, the line is told just after each whole
     // second (the same moments in every process): the middle of the ms-past-the-second figures.
     const phases = watcher.messages
-      .map((message, index) => ({ message, phase: (performance.timeOrigin + watcher.receivedAt[index]!) % 1000 }))
+      .map((message, index) => ({ message, phase: (wallClockOffset + watcher.receivedAt[index]!) % 1000 }))
       .filter(({ message }) => message.type === 'queue_progress' && message.servingThrough > 1 && message.servingThrough < 12)
       .map(({ phase }) => phase)
       .sort((a, b) => a - b);
@@ -331,9 +334,6 @@ describe('queue_progress', () => {
         ({ ticket, admitAt }) => [ticket, admitAt!.getTime()],
       ),
     );
-    // The wall clock's offset from performance.now() taken now, not at the process's start: the
-    // two drift apart over a long test run.
-    const wallClockOffset = Date.now() - performance.now();
     watcher.messages.forEach((message, index) => {
       if (message.type !== 'queue_progress' || message.servingThrough === 0) return;
       const msEarly = admitAtOf.get(message.servingThrough)! - (wallClockOffset + watcher.receivedAt[index]!);
